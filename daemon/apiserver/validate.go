@@ -104,7 +104,7 @@ func validateQuantities(fe *fieldErrors, path string, m map[string]string) map[s
 			fe.add(p, "%v", err)
 			continue
 		}
-		if q.MilliValue() < 0 {
+		if q.Sign() < 0 {
 			fe.add(p, "%q is negative; quantities must be zero or more", v)
 			continue
 		}

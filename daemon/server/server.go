@@ -87,8 +87,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		log:      log,
 		served:   make(chan error, 1),
 		http: &http.Server{
-			Handler:           api.Handler(),
-			Protocols:         protocols,
+			Handler:   api.Handler(),
+			Protocols: protocols,
+			// Watches are long-lived streams: allow many per connection.
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
