@@ -2,6 +2,8 @@ package apiserver_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -607,7 +609,10 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 	defer slow.Stop()
 	// The slow watcher reads nothing while 300 writes go through; writers
 	// never wait for it.
-	big := strings.Repeat("x", 60000)
+	// Incompressible padding: watch streams are gzip-compressed.
+	raw := make([]byte, 150000)
+	_, _ = rand.Read(raw)
+	big := base64.StdEncoding.EncodeToString(raw)
 	for i := range 300 {
 		p := pod(fmt.Sprintf("s%03d", i), nil)
 		p.Metadata.Annotations = map[string]string{"pad": big}

@@ -107,6 +107,9 @@ func (s namespaceService) Watch(ctx context.Context, req *connect.Request[wharfv
 		ResourceVersion: req.Msg.GetResourceVersion(),
 		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
 	}, func(ev watchEvent[*wharfv1.Namespace]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
 		return stream.Send(&wharfv1.WatchNamespacesResponse{Type: ev.Type, Namespace: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
 }
@@ -191,6 +194,9 @@ func (s nodeService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wat
 		ResourceVersion: req.Msg.GetResourceVersion(),
 		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
 	}, func(ev watchEvent[*wharfv1.Node]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
 		return stream.Send(&wharfv1.WatchNodesResponse{Type: ev.Type, Node: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
 }
@@ -275,6 +281,9 @@ func (s podService) Watch(ctx context.Context, req *connect.Request[wharfv1.Watc
 		ResourceVersion: req.Msg.GetResourceVersion(),
 		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
 	}, func(ev watchEvent[*wharfv1.Pod]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
 		return stream.Send(&wharfv1.WatchPodsResponse{Type: ev.Type, Pod: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
 }
@@ -359,6 +368,9 @@ func (s eventService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wa
 		ResourceVersion: req.Msg.GetResourceVersion(),
 		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
 	}, func(ev watchEvent[*wharfv1.Event]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
 		return stream.Send(&wharfv1.WatchEventsResponse{Type: ev.Type, Event: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
 }

@@ -63,6 +63,7 @@ func newResource[T object](s *Server, kind string) *resource[T] {
 		r.statFD = md.Fields().ByName("status")
 	}
 	r.hub = newHub(r)
+	s.metrics.watchers.WithLabelValues(info.Kind).Set(0)
 	s.register(r)
 	return r
 }
@@ -287,10 +288,12 @@ func (r *resource[T]) write(ctx context.Context, obj T, kind updateKind) (applyR
 	precondition := in.GetResourceVersion()
 	if kind == updateApply {
 		precondition = "" // apply is by name; it always applies to the latest
+	}
+	if kind != updateStatus && r.strat.defaults != nil {
+		// Defaults apply to every write of a spec, so an update or apply that
+		// leaves a defaulted field out does not change it.
 		obj = proto.Clone(obj).(T)
-		if r.strat.defaults != nil {
-			r.strat.defaults(obj)
-		}
+		r.strat.defaults(obj)
 	}
 	key := r.ref.key(ns, name)
 	for range conflictRetries {

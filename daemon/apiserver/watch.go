@@ -416,7 +416,9 @@ func values[K comparable, V any](maps ...map[K]V) []V {
 }
 
 // watch serves one client watch until ctx ends, the client falls behind,
-// or send fails.
+// or send fails. Once the watch is established (or the initial state sent)
+// it calls send with an empty event, so the adapter can flush the response
+// headers: clients wait for them before their Watch call returns.
 func (r *resource[T]) watch(ctx context.Context, opts watchOptions, send func(watchEvent[T]) error) error {
 	ns := ""
 	if r.ref.namespaced {
@@ -465,6 +467,9 @@ func (r *resource[T]) watch(ctx context.Context, opts watchOptions, send func(wa
 		return r.watchFromStore(ctx, w, from, send)
 	}
 	defer r.hub.remove(w)
+	if err := send(watchEvent[T]{}); err != nil {
+		return err
+	}
 	r.s.log.DebugContext(ctx, "watch started", "kind", r.info.Kind, "namespace", ns, "from", from)
 	for _, ev := range backlog {
 		if err := send(ev); err != nil {
@@ -503,6 +508,9 @@ func (r *resource[T]) watchFromStore(ctx context.Context, w *watcher[T], from in
 		return err
 	}
 	defer sw.Stop()
+	if err := send(watchEvent[T]{}); err != nil {
+		return err
+	}
 	r.s.metrics.watchers.WithLabelValues(r.info.Kind).Inc()
 	defer r.s.metrics.watchers.WithLabelValues(r.info.Kind).Dec()
 	for ev := range sw.Events() {

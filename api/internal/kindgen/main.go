@@ -359,6 +359,9 @@ func (s {{.Lower}}Service) Watch(ctx context.Context, req *connect.Request[wharf
 		ResourceVersion: req.Msg.GetResourceVersion(),
 		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
 	}, func(ev watchEvent[*wharfv1.{{.Name}}]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
 		return stream.Send(&wharfv1.Watch{{.Plural}}Response{Type: ev.Type, {{.Name}}: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
 }
