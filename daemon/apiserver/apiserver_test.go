@@ -2,9 +2,9 @@ package apiserver_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
