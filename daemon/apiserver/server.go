@@ -148,7 +148,12 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 	}
 	s.metrics = newMetrics(s.reg, st)
 	interceptors := connect.WithInterceptors(edgeInterceptor{s}, authInterceptor{s})
-	s.handlers = s.kindHandlers(interceptors, connect.WithReadMaxBytes(16<<20))
+	s.handlers = s.kindHandlers(interceptors,
+		connect.WithReadMaxBytes(16<<20),
+		// Compressing small messages (most objects, most watch events) costs
+		// more CPU than it saves bytes; lists and large objects still gzip.
+		connect.WithCompressMinBytes(4096),
+	)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

@@ -63,7 +63,11 @@ func New(baseURL string, opts ...Option) *Client {
 	if !strings.Contains(baseURL, "://") {
 		baseURL = "http://" + baseURL
 	}
-	c := &Client{baseURL: strings.TrimRight(baseURL, "/")}
+	c := &Client{
+		baseURL: strings.TrimRight(baseURL, "/"),
+		// Small requests are not worth compressing.
+		options: []connect.ClientOption{connect.WithCompressMinBytes(4096)},
+	}
 	for _, o := range opts {
 		o.apply(c)
 	}

@@ -1,0 +1,27 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestAPIBenchDeliversEveryCreate runs the API benchmark small: every pod
+// created during the measured window reaches the watcher of its node.
+func TestAPIBenchDeliversEveryCreate(t *testing.T) {
+	res, err := API(context.Background(), APIConfig{
+		Clients: 16, Watchers: 20, Conns: 2,
+		Warmup: 200 * time.Millisecond, Duration: time.Second,
+		DataDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Creates == 0 || res.Errors != 0 {
+		t.Fatalf("creates %d, errors %d", res.Creates, res.Errors)
+	}
+	if res.Delivered < res.Creates {
+		t.Fatalf("%d creates but %d watch deliveries", res.Creates, res.Delivered)
+	}
+	t.Logf("%+v", res)
+}
