@@ -710,3 +710,51 @@ func TestReflection(t *testing.T) {
 		t.Fatalf("reflection lacks %v (has %v)", want, names)
 	}
 }
+
+func TestShutdownEndsWatchesWithUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := wharftest.Start(t)
+	w, err := srv.Client().Pods().Watch(ctx(t), client.WatchOptions{ResourceVersion: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	go srv.Stop(t)
+	_, err = w.Next()
+	if !client.IsWatchCutOff(err) {
+		t.Fatalf("got %v, want Unavailable (watch again)", err)
+	}
+}
+
+// TestWatchWithoutCache: with no in-memory ring every watch that starts in
+// the past is served from the store's history, losing nothing.
+func TestWatchWithoutCache(t *testing.T) {
+	t.Parallel()
+	srv := wharftest.Start(t, wharftest.WithConfig(func(c *server.Config) {
+		c.APIOptions = append(c.APIOptions, apiserver.WithWatchCache(0))
+	}))
+	c := srv.Client()
+	l, err := c.Pods().List(ctx(t), client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if _, err := c.Pods().Create(ctx(t), pod(n, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := c.Pods().Watch(ctx(t), client.WatchOptions{ResourceVersion: l.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for _, want := range []string{"a", "b"} {
+		ev, err := w.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != client.Added || ev.Object.GetMetadata().GetName() != want {
+			t.Fatalf("got %s %s, want ADDED %s", ev.Type, ev.Object.GetMetadata().GetName(), want)
+		}
+	}
+}

@@ -38,8 +38,10 @@ type Server struct {
 	handlers   map[string]http.Handler
 	reap       chan struct{}
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closing   chan struct{} // closed by Close: open watches end with Unavailable
+	closeOnce sync.Once
 }
 
 // anyResource is what the server needs of a resource of any kind.
@@ -140,11 +142,12 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		cfg.registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		store: st,
-		cfg:   cfg,
-		log:   cfg.log,
-		reg:   cfg.registry,
-		reap:  make(chan struct{}, 1),
+		store:   st,
+		cfg:     cfg,
+		log:     cfg.log,
+		reg:     cfg.registry,
+		reap:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
 	}
 	s.metrics = newMetrics(s.reg, st)
 	interceptors := connect.WithInterceptors(edgeInterceptor{s}, authInterceptor{s})
@@ -190,8 +193,14 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Close stops the server's background work. It does not close the store.
+// Close ends open watches (clients see Unavailable and watch again
+// elsewhere or later) and stops the server's background work. Unary
+// requests still work until the store is closed. Close does not close the
+// store.
 func (s *Server) Close() {
-	s.cancel()
-	s.wg.Wait()
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.cancel()
+		s.wg.Wait()
+	})
 }

@@ -299,6 +299,7 @@ func (h *hub[T]) deliver(w *watcher[T], e *hubEvent[T]) {
 func (h *hub[T]) push(e *hubEvent[T]) {
 	n := len(h.ring)
 	if n == 0 {
+		h.since = e.rev // no ring: only later events can be served from memory
 		return
 	}
 	if h.ringLen < n {
@@ -480,6 +481,8 @@ func (r *resource[T]) watch(ctx context.Context, opts watchOptions, send func(wa
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-r.s.closing:
+			return store.ErrClosed
 		case ev := <-w.ch:
 			if err := send(ev); err != nil {
 				return err
@@ -513,16 +516,22 @@ func (r *resource[T]) watchFromStore(ctx context.Context, w *watcher[T], from in
 	}
 	r.s.metrics.watchers.WithLabelValues(r.info.Kind).Inc()
 	defer r.s.metrics.watchers.WithLabelValues(r.info.Kind).Dec()
-	for ev := range sw.Events() {
-		e := r.hub.newEvent(ev)
-		if out, ok := w.convert(e); ok {
-			if err := send(out); err != nil {
-				return err
+	for {
+		select {
+		case <-r.s.closing:
+			return store.ErrClosed
+		case ev, ok := <-sw.Events():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return sw.Err()
+			}
+			if out, ok := w.convert(r.hub.newEvent(ev)); ok {
+				if err := send(out); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return sw.Err()
 }

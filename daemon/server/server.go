@@ -122,15 +122,16 @@ func (d *Daemon) Wait(ctx context.Context) error {
 // Shutdown stops accepting requests, ends open watches, stops the API
 // server and closes the store, within ctx's deadline.
 func (d *Daemon) Shutdown(ctx context.Context) error {
-	// Watches are long-lived: close connections after a short grace.
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	err := d.http.Shutdown(sctx)
-	if err != nil {
-		_ = d.http.Close()
-		err = nil
-	}
+	// End watches first (they would hold the HTTP shutdown), then let
+	// in-flight requests finish.
 	d.API.Close()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if serr := d.http.Shutdown(sctx); serr != nil {
+		d.log.Warn("requests still running at shutdown were cut", "err", serr)
+		_ = d.http.Close()
+	}
 	if cerr := d.Store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("server: close store: %w", cerr))
 	}

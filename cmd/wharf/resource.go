@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/client"
+)
+
+// resource is the typed client of one kind with its type erased, so the
+// commands work on any kind the user names.
+type resource interface {
+	Info() wharfv1.KindInfo
+	Get(ctx context.Context, ns, name string) (client.Object, error)
+	// List reads every page.
+	List(ctx context.Context, opts client.ListOptions) ([]client.Object, string, error)
+	Delete(ctx context.Context, ns, name string, opts client.DeleteOptions) (client.Object, error)
+	Watch(ctx context.Context, opts client.WatchOptions) (client.Watcher[client.Object], error)
+	Apply(ctx context.Context, obj client.Object) (*client.ApplyResult[client.Object], error)
+}
+
+// resourceFor returns the client of kind info.
+func resourceFor(c *client.Client, info wharfv1.KindInfo) (resource, error) {
+	switch info.Kind {
+	case "Namespace":
+		return typed[*wharfv1.Namespace]{info, c.Namespaces()}, nil
+	case "Node":
+		return typed[*wharfv1.Node]{info, c.Nodes()}, nil
+	case "Pod":
+		return typed[*wharfv1.Pod]{info, c.Pods()}, nil
+	case "Event":
+		return typed[*wharfv1.Event]{info, c.Events()}, nil
+	}
+	return nil, fmt.Errorf("the CLI does not support %s yet", info.Plural)
+}
+
+// lookupKind finds a kind by any of its names (pod, pods, po, Pod).
+func lookupKind(name string) (wharfv1.KindInfo, error) {
+	if info, ok := wharfv1.LookupKind(name); ok {
+		return info, nil
+	}
+	// Plural short forms: "nss" is not a thing, but "Pods" and "podS" are.
+	if info, ok := wharfv1.LookupKind(strings.TrimSuffix(strings.ToLower(name), "s")); ok {
+		return info, nil
+	}
+	var known []string
+	for _, k := range wharfv1.Kinds {
+		s := k.Resource
+		if len(k.ShortNames) > 0 {
+			s += " (" + strings.Join(k.ShortNames, ", ") + ")"
+		}
+		known = append(known, s)
+	}
+	sort.Strings(known)
+	return wharfv1.KindInfo{}, fmt.Errorf("unknown kind %q; known kinds: %s", name, strings.Join(known, ", "))
+}
+
+// kindName is the lowercase singular a kind has in "pod/web".
+func kindName(info wharfv1.KindInfo) string { return strings.ToLower(info.Kind) }
+
+type typed[T client.Object] struct {
+	info wharfv1.KindInfo
+	r    client.Resource[T]
+}
+
+func (t typed[T]) Info() wharfv1.KindInfo { return t.info }
+
+func (t typed[T]) Get(ctx context.Context, ns, name string) (client.Object, error) {
+	obj, err := t.r.Get(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (t typed[T]) List(ctx context.Context, opts client.ListOptions) ([]client.Object, string, error) {
+	if opts.Limit == 0 {
+		opts.Limit = 500
+	}
+	var out []client.Object
+	rv := ""
+	for {
+		l, err := t.r.List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		if rv == "" {
+			rv = l.ResourceVersion
+		}
+		for _, obj := range l.Items {
+			out = append(out, obj)
+		}
+		if l.Continue == "" {
+			return out, rv, nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+func (t typed[T]) Delete(ctx context.Context, ns, name string, opts client.DeleteOptions) (client.Object, error) {
+	obj, err := t.r.Delete(ctx, ns, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (t typed[T]) Watch(ctx context.Context, opts client.WatchOptions) (client.Watcher[client.Object], error) {
+	w, err := t.r.Watch(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return erasedWatcher[T]{w}, nil
+}
+
+func (t typed[T]) Apply(ctx context.Context, obj client.Object) (*client.ApplyResult[client.Object], error) {
+	o, ok := obj.(T)
+	if !ok {
+		return nil, fmt.Errorf("cannot apply a %T as a %s", obj, t.info.Kind)
+	}
+	res, err := t.r.Apply(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &client.ApplyResult[client.Object]{Object: res.Object, Created: res.Created, Changed: res.Changed}, nil
+}
+
+type erasedWatcher[T client.Object] struct{ w client.Watcher[T] }
+
+func (e erasedWatcher[T]) Next() (client.Event[client.Object], error) {
+	ev, err := e.w.Next()
+	if err != nil {
+		return client.Event[client.Object]{}, err
+	}
+	return client.Event[client.Object]{Type: ev.Type, Object: ev.Object, ResourceVersion: ev.ResourceVersion}, nil
+}
+
+func (e erasedWatcher[T]) Stop() { e.w.Stop() }
