@@ -79,6 +79,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newDescribeCommand(g),
 		newDeleteCommand(g),
 		newVersionCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }

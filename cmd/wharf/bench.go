@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wharfhq/wharf/testing/bench"
+)
+
+// newBenchCommand groups the end-to-end benchmarks. Each starts what it
+// measures itself and prints its figures as the last line, in JSON.
+func newBenchCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run an end-to-end benchmark and print its figures as JSON",
+	}
+	cmd.AddCommand(newBenchAPICommand(g))
+	return cmd
+}
+
+func newBenchAPICommand(g *globals) *cobra.Command {
+	var cfg bench.APIConfig
+	var verbose bool
+	var cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Durable creates/s through the API under 1,000 watchers",
+		Long: "Starts a server with a durable store on a temp dir, opens --watchers watches (each on the pods of one\n" +
+			"node, as node agents do) and creates pods from --clients concurrent clients. Prints creates/s, create\n" +
+			"p50/p99 and watch-delivery p50/p99 as one JSON line.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verbose {
+				cfg.Log = os.Stderr
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			fmt.Fprintf(g.Err, "bench api: %d clients, %d watchers, %s warm-up, %s measured...\n",
+				cfg.Clients, cfg.Watchers, cfg.Warmup, cfg.Duration)
+			res, err := bench.API(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.Out, string(b))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Clients, "clients", 256, "concurrent creating clients")
+	f.IntVar(&cfg.Watchers, "watchers", 1000, "concurrent watchers")
+	f.IntVar(&cfg.Conns, "conns", 8, "HTTP/2 connections the clients (and the watchers) spread over")
+	f.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load before measuring")
+	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "store directory (default: a temp dir, removed afterwards)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log the server's warnings to stderr")
+	return cmd
+}
