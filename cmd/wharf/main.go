@@ -8,9 +8,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wharfhq/wharf/nodes/containerlog"
 )
 
 func main() {
+	// containerd's shim runs this binary as the log driver of containers the
+	// node agent starts; that mode must come before anything else.
+	if containerlog.IsDriver(os.Args) {
+		os.Exit(containerlog.RunDriver(os.Args))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()

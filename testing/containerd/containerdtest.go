@@ -1,0 +1,279 @@
+// Package containerdtest starts a private, real containerd daemon for tests.
+//
+// [Start] writes a config with its own root, state, socket, runc root and
+// cgroup parent under a fresh temporary directory, starts `containerd` as a
+// child process, waits until it answers, and registers a t.Cleanup that kills
+// every task it ran, stops the daemon and removes what it left behind. Tests
+// use [Instance.Address] and [Instance.Namespace] to connect, and pass
+// [Instance.RuncRoot] and [Instance.CgroupParent] to the code under test, so
+// that several instances (parallel packages) never share runc state or
+// cgroups.
+//
+// Only tests and test harnesses may import this package.
+//
+// # Requirements
+//
+// Root, and the containerd, containerd-shim-runc-v2 and runc binaries on
+// PATH (Debian: apt-get install -y containerd runc). When one is missing,
+// [Start] skips the test with a message that says what is missing and how to
+// install it; with WHARF_REQUIRE_CONTAINERD=1 in the environment (CI) it fails
+// the test instead, so a broken CI machine cannot pass by skipping.
+package containerdtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+)
+
+// RequireEnv is the environment variable that turns a skip for missing
+// requirements into a failure.
+const RequireEnv = "WHARF_REQUIRE_CONTAINERD"
+
+// Instance is a running containerd started by [Start].
+type Instance struct {
+	// Address is the path of the daemon's gRPC unix socket.
+	Address string
+	// Namespace is a containerd namespace unique to this instance, for the
+	// code under test.
+	Namespace string
+	// Dir holds everything the instance writes: root/, state/, runc/, the
+	// config and containerd.log.
+	Dir string
+	// RuncRoot is a runc state directory unique to this instance (runc's
+	// default, /run/containerd/runc, is shared by every daemon on the host).
+	RuncRoot string
+	// CgroupParent is a cgroup path ("/wharf-test-…") unique to this
+	// instance, for the containers the code under test creates.
+	CgroupParent string
+	// Snapshotter is the snapshotter to unpack images with ("overlayfs").
+	Snapshotter string
+	// LogPath is the daemon's log file; its tail is printed when a test fails.
+	LogPath string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start starts a containerd for the test and returns it once it answers. The
+// daemon and all its tasks are torn down by t.Cleanup.
+func Start(t testing.TB) *Instance {
+	t.Helper()
+	if missing := Missing(); missing != "" {
+		msg := "containerdtest: " + missing
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatal(msg + " (" + RequireEnv + "=1)")
+		}
+		t.Skip(msg)
+	}
+	// Unix socket paths are limited to 108 bytes: keep the directory short
+	// rather than under t.TempDir, whose name carries the test name.
+	dir, err := os.MkdirTemp("", "ctd")
+	if err != nil {
+		t.Fatalf("containerdtest: %v", err)
+	}
+	base := filepath.Base(dir)
+	inst := &Instance{
+		Address:      filepath.Join(dir, "c.sock"),
+		Namespace:    "wharf-test",
+		Dir:          dir,
+		RuncRoot:     filepath.Join(dir, "runc"),
+		CgroupParent: "/wharf-test-" + base,
+		Snapshotter:  "overlayfs",
+		LogPath:      filepath.Join(dir, "containerd.log"),
+		done:         make(chan struct{}),
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(inst.config()), 0o600); err != nil {
+		t.Fatalf("containerdtest: %v", err)
+	}
+	logf, err := os.Create(inst.LogPath)
+	if err != nil {
+		t.Fatalf("containerdtest: %v", err)
+	}
+	inst.cmd = exec.Command("containerd", "--config", cfg)
+	inst.cmd.Stdout, inst.cmd.Stderr = logf, logf
+	// If the test binary dies without running its cleanups, the daemon goes
+	// with it.
+	inst.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := inst.cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		t.Fatalf("containerdtest: start containerd: %v", err)
+	}
+	go func() {
+		inst.cmd.Wait()
+		logf.Close()
+		close(inst.done)
+	}()
+	t.Cleanup(func() { inst.stop(t) })
+	if err := inst.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("containerdtest: %v\n%s", err, inst.logTail(40))
+	}
+	return inst
+}
+
+// Missing says what is missing to run containerd here and how to install it,
+// or returns "" when nothing is.
+func Missing() string {
+	if os.Geteuid() != 0 {
+		return fmt.Sprintf("containerd needs root; these tests run as uid %d (run them as root)", os.Geteuid())
+	}
+	var miss []string
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			miss = append(miss, bin)
+		}
+	}
+	if len(miss) > 0 {
+		return fmt.Sprintf("%s not found on PATH; install with: apt-get install -y containerd runc",
+			strings.Join(miss, ", "))
+	}
+	return ""
+}
+
+// config is the daemon's config, version 2 (read by containerd 1.6 to 2.x).
+// The CRI plugin is off: Wharf talks to containerd's own API.
+func (i *Instance) config() string {
+	return fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+
+[grpc]
+  address = %q
+
+[ttrpc]
+  address = %q
+`, filepath.Join(i.Dir, "root"), filepath.Join(i.Dir, "state"), i.Address, i.Address+".ttrpc")
+}
+
+func (i *Instance) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-i.done:
+			return fmt.Errorf("containerd exited during start-up")
+		default:
+		}
+		if _, err := os.Stat(i.Address); err == nil {
+			c, err := containerd.New(i.Address, containerd.WithTimeout(time.Second))
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err = c.Version(ctx)
+				cancel()
+				c.Close()
+				if err == nil {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("containerd did not answer on %s within %s", i.Address, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Client returns a client connected to the instance, with the instance's
+// namespace as default; it is closed by t.Cleanup.
+func (i *Instance) Client(t testing.TB) *containerd.Client {
+	t.Helper()
+	c, err := containerd.New(i.Address, containerd.WithDefaultNamespace(i.Namespace))
+	if err != nil {
+		t.Fatalf("containerdtest: connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (i *Instance) stop(t testing.TB) {
+	if t.Failed() {
+		t.Logf("containerdtest: containerd log (%s), last lines:\n%s", i.LogPath, i.logTail(30))
+	}
+	i.killTasks()
+	i.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-time.After(10 * time.Second):
+		i.cmd.Process.Kill()
+		<-i.done
+	}
+	unmountUnder(i.Dir)
+	removeCgroups(i.CgroupParent)
+	if err := os.RemoveAll(i.Dir); err != nil {
+		t.Logf("containerdtest: remove %s: %v", i.Dir, err)
+	}
+}
+
+// killTasks kills and deletes every task and container in every namespace,
+// so no shim or container outlives the daemon.
+func (i *Instance) killTasks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := containerd.New(i.Address, containerd.WithTimeout(2*time.Second))
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	nss, err := c.NamespaceService().List(ctx)
+	if err != nil {
+		return
+	}
+	for _, ns := range nss {
+		nctx := namespaced(ctx, ns)
+		ctrs, err := c.Containers(nctx)
+		if err != nil {
+			continue
+		}
+		for _, ctr := range ctrs {
+			if task, err := ctr.Task(nctx, nil); err == nil {
+				if st, err := task.Wait(nctx); err == nil {
+					if task.Kill(nctx, syscall.SIGKILL, containerd.WithKillAll) == nil {
+						select {
+						case <-st:
+						case <-time.After(5 * time.Second):
+						}
+					}
+				}
+				task.Delete(nctx, containerd.WithProcessKill)
+			}
+			ctr.Delete(nctx, containerd.WithSnapshotCleanup)
+		}
+	}
+}
+
+func (i *Instance) logTail(n int) string {
+	f, err := os.Open(i.LogPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,146 @@
+// Command busy is the program inside Wharf's test image: a static binary that
+// does, in order, what its arguments say, so one image serves every container
+// test (exit codes, signals, logs, OOM, probes, env, mounts).
+//
+// Each argument is a step, VERB or VERB=VALUE:
+//
+//	echo=TEXT       print TEXT and a newline to stdout
+//	echoerr=TEXT    print TEXT and a newline to stderr
+//	lines=N         print N numbered lines ("line 1" ...) to stdout
+//	env             print the environment to stdout, one VAR=value a line, sorted
+//	cat=PATH        copy the file at PATH to stdout
+//	exists=PATH     exit 3 unless PATH exists
+//	write=PATH=TEXT write TEXT and a newline to the file at PATH
+//	alloc=MiB       allocate and touch MiB mebibytes, and keep them
+//	serve=ADDR      serve HTTP on ADDR in the background ("/" and "/healthz" answer 200)
+//	ignore-term     ignore SIGTERM from now on (only SIGKILL stops the program)
+//	sleep           sleep forever
+//	sleep=DURATION  sleep for a Go duration ("1s", "250ms")
+//	exit=N          exit with status N
+//
+// With no steps busy sleeps forever. Unless ignore-term was given, SIGTERM
+// prints "busy: SIGTERM" to stdout and exits 0 (a program that is PID 1 in
+// its container must handle SIGTERM itself, or the kernel ignores it).
+// After the last step busy exits 0.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// keep holds allocated memory so the collector cannot free it.
+var keep [][]byte
+
+func main() {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		fmt.Println("busy: SIGTERM")
+		os.Exit(0)
+	}()
+
+	steps := os.Args[1:]
+	if len(steps) == 0 {
+		steps = []string{"sleep"}
+	}
+	for _, step := range steps {
+		verb, value, _ := strings.Cut(step, "=")
+		if err := run(verb, value); err != nil {
+			fmt.Fprintf(os.Stderr, "busy: %s: %v\n", step, err)
+			os.Exit(2)
+		}
+	}
+}
+
+func run(verb, value string) error {
+	switch verb {
+	case "echo":
+		fmt.Println(value)
+	case "echoerr":
+		fmt.Fprintln(os.Stderr, value)
+	case "lines":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return err
+		}
+		for i := 1; i <= n; i++ {
+			fmt.Printf("line %d\n", i)
+		}
+	case "env":
+		env := os.Environ()
+		sort.Strings(env)
+		for _, kv := range env {
+			fmt.Println(kv)
+		}
+	case "cat":
+		f, err := os.Open(value)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(os.Stdout, f)
+		return err
+	case "exists":
+		if _, err := os.Stat(value); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+	case "write":
+		p, text, _ := strings.Cut(value, "=")
+		return os.WriteFile(p, []byte(text+"\n"), 0o644)
+	case "alloc":
+		mib, err := strconv.Atoi(value)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < mib; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			keep = append(keep, b)
+		}
+		fmt.Printf("allocated %d MiB\n", mib)
+	case "serve":
+		mux := http.NewServeMux()
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		go func() {
+			if err := http.ListenAndServe(value, mux); err != nil {
+				fmt.Fprintln(os.Stderr, "busy: serve:", err)
+				os.Exit(2)
+			}
+		}()
+	case "ignore-term":
+		signal.Reset(syscall.SIGTERM)
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("busy: ignoring SIGTERM")
+	case "sleep":
+		if value == "" {
+			select {}
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
+	case "exit":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return err
+		}
+		os.Exit(n)
+	default:
+		return fmt.Errorf("unknown step %q", verb)
+	}
+	return nil
+}
