@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -14,10 +15,37 @@ import (
 // DefaultNamespace exists from the first start on.
 const DefaultNamespace = "default"
 
+// namespaceCache remembers which namespaces exist and are active, from the
+// namespace watch, so a create need not read the store for it. It may lag
+// the store by a moment: a miss or a terminating entry falls back to a
+// store read, and an object created in a namespace whose deletion the cache
+// has not seen yet is removed by the reaper, which loops until it is empty.
+type namespaceCache struct {
+	mu     sync.RWMutex
+	active map[string]bool
+}
+
+func (c *namespaceCache) isActive(ns string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.active[ns]
+}
+
+func (c *namespaceCache) observe(e *hubEvent[*wharfv1.Namespace]) {
+	name := e.obj.GetMetadata().GetName()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.typ == store.EventDelete || e.obj.GetMetadata().GetDeletionTimestamp() != nil {
+		delete(c.active, name)
+		return
+	}
+	c.active[name] = true
+}
+
 // checkNamespaceWritable refuses to create objects in a namespace that does
 // not exist or is being deleted.
 func (s *Server) checkNamespaceWritable(ctx context.Context, k kindRef, ns string) error {
-	if !k.namespaced {
+	if !k.namespaced || s.nsCache.isActive(ns) {
 		return nil
 	}
 	kv, err := s.store.Get(ctx, s.namespaces.ref.key("", ns))

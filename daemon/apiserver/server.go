@@ -35,6 +35,7 @@ type Server struct {
 
 	resources  []anyResource
 	namespaces *resource[*wharfv1.Namespace]
+	nsCache    namespaceCache
 	handlers   map[string]http.Handler
 	reap       chan struct{}
 
@@ -148,6 +149,7 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		reg:     cfg.registry,
 		reap:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
+		nsCache: namespaceCache{active: map[string]bool{}},
 	}
 	s.metrics = newMetrics(s.reg, st)
 	interceptors := connect.WithInterceptors(edgeInterceptor{s}, authInterceptor{s})
@@ -157,6 +159,8 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		// more CPU than it saves bytes; lists and large objects still gzip.
 		connect.WithCompressMinBytes(4096),
 	)
+
+	s.namespaces.hub.observe = s.nsCache.observe
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

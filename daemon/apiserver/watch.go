@@ -151,6 +151,11 @@ type hub[T object] struct {
 	byNS     map[string]map[*watcher[T]]struct{}
 	byIndex  map[string]map[*watcher[T]]struct{}
 	count    int
+
+	// observe, when set, sees every change as it is dispatched (under the
+	// hub's lock; it must be quick). The server keeps its namespace cache
+	// with it.
+	observe func(*hubEvent[T])
 }
 
 func newHub[T object](r *resource[T]) *hub[T] {
@@ -265,6 +270,9 @@ func (h *hub[T]) dispatch(e *hubEvent[T]) {
 		}
 	}
 	h.push(e)
+	if h.observe != nil {
+		h.observe(e)
+	}
 	for w := range h.all {
 		h.deliver(w, e)
 	}

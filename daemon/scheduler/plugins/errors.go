@@ -1,0 +1,5 @@
+package plugins
+
+import "errors"
+
+var errNoArgs = errors.New("takes no args")
