@@ -42,6 +42,25 @@ func (c *namespaceCache) observe(e *hubEvent[*wharfv1.Namespace]) {
 	c.active[name] = true
 }
 
+// primeNamespaceCache fills the cache with the namespaces as of rev; the
+// namespace hub, started from rev, keeps it current from there.
+func (s *Server) primeNamespaceCache(ctx context.Context, rev int64) error {
+	page, err := s.store.List(ctx, s.namespaces.ref.prefix(), store.ListOptions{Revision: rev})
+	if err != nil {
+		return err
+	}
+	for _, kv := range page.KVs {
+		ns, err := s.namespaces.decode(kv)
+		if err != nil {
+			return err
+		}
+		if ns.GetMetadata().GetDeletionTimestamp() == nil {
+			s.nsCache.active[ns.GetMetadata().GetName()] = true
+		}
+	}
+	return nil
+}
+
 // checkNamespaceWritable refuses to create objects in a namespace that does
 // not exist or is being deleted.
 func (s *Server) checkNamespaceWritable(ctx context.Context, k kindRef, ns string) error {

@@ -165,6 +165,10 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	rev := st.Revision()
+	if err := s.primeNamespaceCache(ctx, rev); err != nil {
+		cancel()
+		return nil, fmt.Errorf("apiserver: read namespaces: %w", err)
+	}
 	for _, r := range s.resources {
 		r.startHub(runCtx, rev, &s.wg)
 	}
