@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type APIResult struct {
 	WatchP50MS   float64 `json:"watch_p50_ms"`
 	WatchP99MS   float64 `json:"watch_p99_ms"`
 	Delivered    int64   `json:"watch_events"`
+	Missed       int64   `json:"watch_missed"` // acknowledged creates no watcher received`
 	Watchers     int     `json:"watchers"`
 	Clients      int     `json:"clients"`
 	Creates      int64   `json:"creates"`
@@ -109,6 +111,10 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 	var measuring atomic.Bool
 	var delivered atomic.Int64
 	watchLat := make([][]time.Duration, cfg.Watchers)
+	// seen records every pod any watcher received, by sequence number, to
+	// check that every acknowledged create reached its node's watcher.
+	var seenMu sync.Mutex
+	seen := map[int64]bool{}
 	var wg sync.WaitGroup
 	ready := make(chan error, cfg.Watchers)
 	rev := strconv.FormatInt(d.Store.Revision(), 10)
@@ -130,7 +136,14 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 				if err != nil {
 					return
 				}
-				if ev.Type != client.Added || !measuring.Load() {
+				if ev.Type != client.Added {
+					continue
+				}
+				n, _ := strconv.ParseInt(strings.TrimPrefix(ev.Object.GetMetadata().GetName(), "bench-"), 10, 64)
+				seenMu.Lock()
+				seen[n] = true
+				seenMu.Unlock()
+				if !measuring.Load() {
 					continue
 				}
 				lat := time.Since(ev.Object.GetMetadata().GetCreationTimestamp().AsTime())
@@ -147,6 +160,7 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 
 	var seq, creates, errs atomic.Int64
 	createLat := make([][]time.Duration, cfg.Clients)
+	acked := make([][]int64, cfg.Clients)
 	stop := make(chan struct{})
 	var cwg sync.WaitGroup
 	for i := range cfg.Clients {
@@ -174,6 +188,7 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 				}
 				creates.Add(1)
 				createLat[i] = append(createLat[i], lat)
+				acked[i] = append(acked[i], n)
 			}
 		}()
 	}
@@ -187,7 +202,25 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 	commits1 := d.Store.Stats()
 	close(stop)
 	cwg.Wait()
-	time.Sleep(200 * time.Millisecond) // let the last deliveries land
+	// Every create acknowledged in the window must reach its watcher; give
+	// the last ones a moment, then count what never arrived.
+	var missed int64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		missed = 0
+		seenMu.Lock()
+		for _, ns := range acked {
+			for _, n := range ns {
+				if !seen[n] {
+					missed++
+				}
+			}
+		}
+		seenMu.Unlock()
+		if missed == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	cancel()
 	wg.Wait()
 
@@ -197,6 +230,7 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 		Creates:      creates.Load(),
 		Errors:       errs.Load(),
 		Delivered:    delivered.Load(),
+		Missed:       missed,
 		DurationS:    elapsed.Seconds(),
 		StoreCommits: commits1.Commits - commits0.Commits,
 	}
