@@ -38,10 +38,18 @@ func errAlreadyExists(k kindRef, ns, name string) error {
 		" already exists; use apply or update to change it, or pick another name"}
 }
 
+// errConflict says the object changed since the revision the request was
+// based on. have is the current resourceVersion when known.
 func errConflict(k kindRef, ns, name string, have, sent string) error {
-	return &apiError{code: connect.CodeAborted, msg: fmt.Sprintf(
-		"%s was modified (resourceVersion is now %s, the request sent %s); get the latest version and apply your change to it",
-		k.describe(ns, name), have, sent)}
+	what := "was modified concurrently"
+	switch {
+	case have != "" && sent != "":
+		what = fmt.Sprintf("was modified (resourceVersion is now %s, the request sent %s)", have, sent)
+	case sent != "":
+		what = fmt.Sprintf("was modified after resourceVersion %s", sent)
+	}
+	return &apiError{code: connect.CodeAborted, msg: k.describe(ns, name) + " " + what +
+		"; get the latest version and apply your change to it"}
 }
 
 func errInvalid(k kindRef, name string, fields []fieldError) error {

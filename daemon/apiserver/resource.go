@@ -351,19 +351,14 @@ func (r *resource[T]) write(ctx context.Context, obj T, kind updateKind) (applyR
 			return zero, err
 		}
 		nkv, err := r.s.store.Update(ctx, key, b, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			if precondition != "" {
-				if errors.Is(err, store.ErrNotFound) {
-					return zero, errNotFound(r.ref, ns, name)
-				}
-				return zero, errConflict(r.ref, ns, name, "newer", precondition)
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return zero, errNotFound(r.ref, ns, name)
-			}
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return zero, errNotFound(r.ref, ns, name)
+		case errors.Is(err, store.ErrConflict) && precondition == "":
+			continue // changed since we read it: redo on the fresh object
+		case errors.Is(err, store.ErrConflict):
+			return zero, errConflict(r.ref, ns, name, "", precondition)
+		case err != nil:
 			return zero, err
 		}
 		r.meta(next).ResourceVersion = strconv.FormatInt(nkv.ModRevision, 10)
@@ -533,7 +528,7 @@ func mapStoreErr(err error, k kindRef, ns, name string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(k, ns, name)
 	case errors.Is(err, store.ErrConflict):
-		return errConflict(k, ns, name, "newer", "an older one")
+		return errConflict(k, ns, name, "", "")
 	case errors.Is(err, store.ErrExists):
 		return errAlreadyExists(k, ns, name)
 	}
