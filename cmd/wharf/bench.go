@@ -20,6 +20,8 @@ func newBenchCommand(g *globals) *cobra.Command {
 		Short: "Run an end-to-end benchmark and print its figures as JSON",
 	}
 	cmd.AddCommand(newBenchAPICommand(g))
+	cmd.AddCommand(newBenchStartupCommand(g))
+	cmd.AddCommand(newBenchScheduleCommand(g))
 	return cmd
 }
 

@@ -33,6 +33,10 @@ func resourceFor(c *client.Client, info wharfv1.KindInfo) (resource, error) {
 		return typed[*wharfv1.Pod]{info, c.Pods()}, nil
 	case "Event":
 		return typed[*wharfv1.Event]{info, c.Events()}, nil
+	case "PodGroup":
+		return typed[*wharfv1.PodGroup]{info, c.PodGroups()}, nil
+	case "Plugin":
+		return typed[*wharfv1.Plugin]{info, c.Plugins()}, nil
 	}
 	return nil, fmt.Errorf("the CLI does not support %s yet", info.Plural)
 }

@@ -80,6 +80,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		newDeleteCommand(g),
 		newVersionCommand(g),
 		newBenchCommand(g),
+		newSimCommand(g), newExplainCommand(g),
+		newNodeCommand(g), newLogsCommand(g),
 	)
 	return root
 }

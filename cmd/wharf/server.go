@@ -11,17 +11,22 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	"github.com/wharfhq/wharf/daemon/scheduler"
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/daemon/server"
+	"github.com/wharfhq/wharf/sdk/client"
 )
 
 // daemonOptions are the flags of the commands that run the server.
 type daemonOptions struct {
-	dataDir   string
-	listen    string
-	logLevel  string
-	logFormat string
+	dataDir         string
+	listen          string
+	logLevel        string
+	logFormat       string
+	schedulerConfig string
 }
 
 func (o *daemonOptions) addFlags(cmd *cobra.Command) {
@@ -30,6 +35,7 @@ func (o *daemonOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.listen, "listen", server.DefaultListen, "host:port the API is served on")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "scheduler profiles (a SchedulerConfiguration YAML file); default: the default profile")
 }
 
 // defaultDataDir is $XDG_DATA_HOME/wharf, else ~/.local/share/wharf.
@@ -68,11 +74,45 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	if o.dataDir == "" {
 		return nil, nil, errors.New("--data-dir is empty; name a directory for the server's state")
 	}
+	var profiles *framework.Config
+	if o.schedulerConfig != "" {
+		if profiles, err = framework.LoadConfig(o.schedulerConfig); err != nil {
+			return nil, nil, err
+		}
+		if err := scheduler.CheckProfiles(profiles, nil); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.schedulerConfig, err)
+		}
+	}
 	d, err := server.Start(ctx, server.Config{DataDir: o.dataDir, Listen: o.listen, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := startScheduler(ctx, d, profiles, log); err != nil {
+		_ = d.Shutdown(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
 	return d, log, nil
+}
+
+// startScheduler runs the scheduler in the daemon's process until ctx
+// ends: it binds through the API service layer (one group commit per
+// batch) and answers SchedulerService.Explain.
+func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.Config, log *slog.Logger) error {
+	log = log.With("component", "scheduler")
+	// Its informers reach the server over loopback: no gzip, which would
+	// only cost CPU there.
+	c := client.New(d.URL(), client.WithConnectOptions(connect.WithAcceptCompression("gzip", nil, nil)))
+	s, err := scheduler.New(scheduler.Config{Client: c, Binder: d.API, Profiles: profiles, Logger: log})
+	if err != nil {
+		return err
+	}
+	d.API.SetExplainer(s)
+	go func() {
+		if err := s.Run(ctx); err != nil {
+			log.Error("scheduler stopped", "err", err)
+		}
+	}()
+	return nil
 }
 
 // serveUntilDone waits for ctx to end (SIGINT or SIGTERM) or the server to

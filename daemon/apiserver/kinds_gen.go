@@ -32,6 +32,14 @@ func (s *Server) kindHandlers(opts ...connect.HandlerOption) map[string]http.Han
 		path, handler := wharfv1connect.NewEventServiceHandler(eventService{newResource[*wharfv1.Event](s, "Event")}, opts...)
 		h[path] = handler
 	}
+	{
+		path, handler := wharfv1connect.NewPodGroupServiceHandler(podgroupService{newResource[*wharfv1.PodGroup](s, "PodGroup")}, opts...)
+		h[path] = handler
+	}
+	{
+		path, handler := wharfv1connect.NewPluginServiceHandler(pluginService{newResource[*wharfv1.Plugin](s, "Plugin")}, opts...)
+		h[path] = handler
+	}
 	return h
 }
 
@@ -381,4 +389,178 @@ func (s eventService) Apply(ctx context.Context, req *connect.Request[wharfv1.Ap
 		return nil, err
 	}
 	return connect.NewResponse(&wharfv1.ApplyEventResponse{Event: res.object, Created: res.created, Changed: res.changed}), nil
+}
+
+// podgroupService adapts the generic resource to wharfv1connect.PodGroupServiceHandler.
+type podgroupService struct{ r *resource[*wharfv1.PodGroup] }
+
+var _ wharfv1connect.PodGroupServiceHandler = podgroupService{}
+
+func (s podgroupService) Create(ctx context.Context, req *connect.Request[wharfv1.CreatePodGroupRequest]) (*connect.Response[wharfv1.CreatePodGroupResponse], error) {
+	obj, err := s.r.create(ctx, req.Msg.GetPodGroup())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.CreatePodGroupResponse{PodGroup: obj}), nil
+}
+
+func (s podgroupService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPodGroupRequest]) (*connect.Response[wharfv1.GetPodGroupResponse], error) {
+	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.GetPodGroupResponse{PodGroup: obj}), nil
+}
+
+func (s podgroupService) List(ctx context.Context, req *connect.Request[wharfv1.ListPodGroupsRequest]) (*connect.Response[wharfv1.ListPodGroupsResponse], error) {
+	l, err := s.r.list(ctx, listOptions{
+		Namespace:     req.Msg.GetNamespace(),
+		LabelSelector: req.Msg.GetLabelSelector(),
+		FieldSelector: req.Msg.GetFieldSelector(),
+		Limit:         req.Msg.GetLimit(),
+		Continue:      req.Msg.GetContinue(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.ListPodGroupsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+}
+
+func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupRequest]) (*connect.Response[wharfv1.UpdatePodGroupResponse], error) {
+	obj, err := s.r.update(ctx, req.Msg.GetPodGroup())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.UpdatePodGroupResponse{PodGroup: obj}), nil
+}
+
+func (s podgroupService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupStatusRequest]) (*connect.Response[wharfv1.UpdatePodGroupStatusResponse], error) {
+	obj, err := s.r.updateStatus(ctx, req.Msg.GetPodGroup())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.UpdatePodGroupStatusResponse{PodGroup: obj}), nil
+}
+
+func (s podgroupService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeletePodGroupRequest]) (*connect.Response[wharfv1.DeletePodGroupResponse], error) {
+	obj, err := s.r.delete(ctx, deleteOptions{
+		Namespace:          req.Msg.GetNamespace(),
+		Name:               req.Msg.GetName(),
+		ResourceVersion:    req.Msg.GetResourceVersion(),
+		GracePeriodSeconds: req.Msg.GracePeriodSeconds,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.DeletePodGroupResponse{PodGroup: obj}), nil
+}
+
+func (s podgroupService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchPodGroupsRequest], stream *connect.ServerStream[wharfv1.WatchPodGroupsResponse]) error {
+	return s.r.watch(ctx, watchOptions{
+		Namespace:       req.Msg.GetNamespace(),
+		LabelSelector:   req.Msg.GetLabelSelector(),
+		FieldSelector:   req.Msg.GetFieldSelector(),
+		ResourceVersion: req.Msg.GetResourceVersion(),
+		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
+	}, func(ev watchEvent[*wharfv1.PodGroup]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
+		return stream.Send(&wharfv1.WatchPodGroupsResponse{Type: ev.Type, PodGroup: ev.Object, ResourceVersion: ev.ResourceVersion})
+	})
+}
+
+func (s podgroupService) Apply(ctx context.Context, req *connect.Request[wharfv1.ApplyPodGroupRequest]) (*connect.Response[wharfv1.ApplyPodGroupResponse], error) {
+	res, err := s.r.apply(ctx, req.Msg.GetPodGroup())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.ApplyPodGroupResponse{PodGroup: res.object, Created: res.created, Changed: res.changed}), nil
+}
+
+// pluginService adapts the generic resource to wharfv1connect.PluginServiceHandler.
+type pluginService struct{ r *resource[*wharfv1.Plugin] }
+
+var _ wharfv1connect.PluginServiceHandler = pluginService{}
+
+func (s pluginService) Create(ctx context.Context, req *connect.Request[wharfv1.CreatePluginRequest]) (*connect.Response[wharfv1.CreatePluginResponse], error) {
+	obj, err := s.r.create(ctx, req.Msg.GetPlugin())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.CreatePluginResponse{Plugin: obj}), nil
+}
+
+func (s pluginService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPluginRequest]) (*connect.Response[wharfv1.GetPluginResponse], error) {
+	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.GetPluginResponse{Plugin: obj}), nil
+}
+
+func (s pluginService) List(ctx context.Context, req *connect.Request[wharfv1.ListPluginsRequest]) (*connect.Response[wharfv1.ListPluginsResponse], error) {
+	l, err := s.r.list(ctx, listOptions{
+		Namespace:     req.Msg.GetNamespace(),
+		LabelSelector: req.Msg.GetLabelSelector(),
+		FieldSelector: req.Msg.GetFieldSelector(),
+		Limit:         req.Msg.GetLimit(),
+		Continue:      req.Msg.GetContinue(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.ListPluginsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+}
+
+func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginRequest]) (*connect.Response[wharfv1.UpdatePluginResponse], error) {
+	obj, err := s.r.update(ctx, req.Msg.GetPlugin())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.UpdatePluginResponse{Plugin: obj}), nil
+}
+
+func (s pluginService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginStatusRequest]) (*connect.Response[wharfv1.UpdatePluginStatusResponse], error) {
+	obj, err := s.r.updateStatus(ctx, req.Msg.GetPlugin())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.UpdatePluginStatusResponse{Plugin: obj}), nil
+}
+
+func (s pluginService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeletePluginRequest]) (*connect.Response[wharfv1.DeletePluginResponse], error) {
+	obj, err := s.r.delete(ctx, deleteOptions{
+		Namespace:          req.Msg.GetNamespace(),
+		Name:               req.Msg.GetName(),
+		ResourceVersion:    req.Msg.GetResourceVersion(),
+		GracePeriodSeconds: req.Msg.GracePeriodSeconds,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.DeletePluginResponse{Plugin: obj}), nil
+}
+
+func (s pluginService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchPluginsRequest], stream *connect.ServerStream[wharfv1.WatchPluginsResponse]) error {
+	return s.r.watch(ctx, watchOptions{
+		Namespace:       req.Msg.GetNamespace(),
+		LabelSelector:   req.Msg.GetLabelSelector(),
+		FieldSelector:   req.Msg.GetFieldSelector(),
+		ResourceVersion: req.Msg.GetResourceVersion(),
+		AllowBookmarks:  req.Msg.GetAllowBookmarks(),
+	}, func(ev watchEvent[*wharfv1.Plugin]) error {
+		if ev.Type == "" {
+			return stream.Send(nil) // the watch is established: flush headers
+		}
+		return stream.Send(&wharfv1.WatchPluginsResponse{Type: ev.Type, Plugin: ev.Object, ResourceVersion: ev.ResourceVersion})
+	})
+}
+
+func (s pluginService) Apply(ctx context.Context, req *connect.Request[wharfv1.ApplyPluginRequest]) (*connect.Response[wharfv1.ApplyPluginResponse], error) {
+	res, err := s.r.apply(ctx, req.Msg.GetPlugin())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&wharfv1.ApplyPluginResponse{Plugin: res.object, Created: res.created, Changed: res.changed}), nil
 }

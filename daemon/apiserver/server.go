@@ -37,6 +37,7 @@ type Server struct {
 	namespaces *resource[*wharfv1.Namespace]
 	nsCache    namespaceCache
 	handlers   map[string]http.Handler
+	scheduler  schedulerService // SchedulerService (explain.go)
 	reap       chan struct{}
 
 	cancel    context.CancelFunc
@@ -159,6 +160,8 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		// more CPU than it saves bytes; lists and large objects still gzip.
 		connect.WithCompressMinBytes(4096),
 	)
+	s.addNodeServices(interceptors) // pod logs and pod CIDRs for node agents (nodes.go)
+	s.mountScheduler(interceptors, connect.WithReadMaxBytes(16<<20), connect.WithCompressMinBytes(4096))
 
 	s.namespaces.hub.observe = s.nsCache.observe
 

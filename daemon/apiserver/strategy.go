@@ -38,6 +38,8 @@ var strategies = map[string]strategy{
 	"Node":      nodeStrategy,
 	"Namespace": namespaceStrategy,
 	"Event":     eventStrategy,
+	"PodGroup":  podGroupStrategy,
+	"Plugin":    pluginStrategy,
 }
 
 var namespaceStrategy = strategy{

@@ -114,12 +114,22 @@ func (r *Containerd) StartContainer(ctx context.Context, id string) error {
 	}
 	// Taken before Start: a process that exits at once must not seem to
 	// have finished before it started.
+	// The label is written while the task starts (a start costs as much as
+	// both together otherwise); a failed start takes it back.
 	started := time.Now().UTC()
+	labeled := make(chan error, 1)
+	go func() {
+		_, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: started.Format(time.RFC3339Nano)})
+		labeled <- err
+	}()
 	if err := task.Start(ctx); err != nil {
 		task.Delete(ctx, containerd.WithProcessKill)
+		if <-labeled == nil {
+			ctr.SetLabels(ctx, map[string]string{LabelStartedAt: ""})
+		}
 		return wrap("start container", id, err)
 	}
-	if _, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: started.Format(time.RFC3339Nano)}); err != nil {
+	if err := <-labeled; err != nil {
 		return wrap("start container", id, err)
 	}
 	return nil

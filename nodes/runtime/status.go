@@ -140,6 +140,11 @@ func (r *Containerd) reap(ctx context.Context, ctr containerd.Container, task co
 		}
 	}
 	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		// Deleted by another caller meanwhile (its shim is gone: "ttrpc:
+		// closed"): the exit is recorded, which is all that matters.
+		if _, terr := ctr.Task(ctx, nil); errdefs.IsNotFound(terr) {
+			return nil
+		}
 		return wrap("reap container", ctr.ID(), err)
 	}
 	return nil

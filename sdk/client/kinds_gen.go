@@ -378,3 +378,187 @@ func (c eventClient) Apply(ctx context.Context, obj *wharfv1.Event) (*ApplyResul
 	}
 	return &ApplyResult[*wharfv1.Event]{Object: res.Msg.GetEvent(), Created: res.Msg.GetCreated(), Changed: res.Msg.GetChanged()}, nil
 }
+
+// PodGroups returns the typed client for PodGroup objects.
+func (c *Client) PodGroups() Resource[*wharfv1.PodGroup] {
+	return podgroupClient{wharfv1connect.NewPodGroupServiceClient(c.httpClient, c.baseURL, c.options...)}
+}
+
+type podgroupClient struct {
+	c wharfv1connect.PodGroupServiceClient
+}
+
+func (c podgroupClient) Create(ctx context.Context, obj *wharfv1.PodGroup) (*wharfv1.PodGroup, error) {
+	res, err := c.c.Create(ctx, connect.NewRequest(&wharfv1.CreatePodGroupRequest{PodGroup: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPodGroup(), nil
+}
+
+func (c podgroupClient) Get(ctx context.Context, namespace, name string) (*wharfv1.PodGroup, error) {
+	res, err := c.c.Get(ctx, connect.NewRequest(&wharfv1.GetPodGroupRequest{Namespace: namespace, Name: name}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPodGroup(), nil
+}
+
+func (c podgroupClient) List(ctx context.Context, opts ListOptions) (*List[*wharfv1.PodGroup], error) {
+	res, err := c.c.List(ctx, connect.NewRequest(&wharfv1.ListPodGroupsRequest{
+		Namespace:     opts.Namespace,
+		LabelSelector: opts.LabelSelector,
+		FieldSelector: opts.FieldSelector,
+		Limit:         opts.Limit,
+		Continue:      opts.Continue,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &List[*wharfv1.PodGroup]{Items: res.Msg.GetItems(), ResourceVersion: res.Msg.GetResourceVersion(), Continue: res.Msg.GetContinue()}, nil
+}
+
+func (c podgroupClient) Update(ctx context.Context, obj *wharfv1.PodGroup) (*wharfv1.PodGroup, error) {
+	res, err := c.c.Update(ctx, connect.NewRequest(&wharfv1.UpdatePodGroupRequest{PodGroup: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPodGroup(), nil
+}
+
+func (c podgroupClient) UpdateStatus(ctx context.Context, obj *wharfv1.PodGroup) (*wharfv1.PodGroup, error) {
+	res, err := c.c.UpdateStatus(ctx, connect.NewRequest(&wharfv1.UpdatePodGroupStatusRequest{PodGroup: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPodGroup(), nil
+}
+
+func (c podgroupClient) Delete(ctx context.Context, namespace, name string, opts DeleteOptions) (*wharfv1.PodGroup, error) {
+	res, err := c.c.Delete(ctx, connect.NewRequest(&wharfv1.DeletePodGroupRequest{
+		Namespace:          namespace,
+		Name:               name,
+		ResourceVersion:    opts.ResourceVersion,
+		GracePeriodSeconds: opts.GracePeriodSeconds,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPodGroup(), nil
+}
+
+func (c podgroupClient) Watch(ctx context.Context, opts WatchOptions) (Watcher[*wharfv1.PodGroup], error) {
+	stream, err := c.c.Watch(ctx, connect.NewRequest(&wharfv1.WatchPodGroupsRequest{
+		Namespace:       opts.Namespace,
+		LabelSelector:   opts.LabelSelector,
+		FieldSelector:   opts.FieldSelector,
+		ResourceVersion: opts.ResourceVersion,
+		AllowBookmarks:  opts.AllowBookmarks,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return newStreamWatcher(stream, func(m *wharfv1.WatchPodGroupsResponse) Event[*wharfv1.PodGroup] {
+		return Event[*wharfv1.PodGroup]{Type: EventType(m.GetType()), Object: m.GetPodGroup(), ResourceVersion: m.GetResourceVersion()}
+	}), nil
+}
+
+func (c podgroupClient) Apply(ctx context.Context, obj *wharfv1.PodGroup) (*ApplyResult[*wharfv1.PodGroup], error) {
+	res, err := c.c.Apply(ctx, connect.NewRequest(&wharfv1.ApplyPodGroupRequest{PodGroup: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return &ApplyResult[*wharfv1.PodGroup]{Object: res.Msg.GetPodGroup(), Created: res.Msg.GetCreated(), Changed: res.Msg.GetChanged()}, nil
+}
+
+// Plugins returns the typed client for Plugin objects.
+func (c *Client) Plugins() Resource[*wharfv1.Plugin] {
+	return pluginClient{wharfv1connect.NewPluginServiceClient(c.httpClient, c.baseURL, c.options...)}
+}
+
+type pluginClient struct {
+	c wharfv1connect.PluginServiceClient
+}
+
+func (c pluginClient) Create(ctx context.Context, obj *wharfv1.Plugin) (*wharfv1.Plugin, error) {
+	res, err := c.c.Create(ctx, connect.NewRequest(&wharfv1.CreatePluginRequest{Plugin: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPlugin(), nil
+}
+
+func (c pluginClient) Get(ctx context.Context, namespace, name string) (*wharfv1.Plugin, error) {
+	res, err := c.c.Get(ctx, connect.NewRequest(&wharfv1.GetPluginRequest{Namespace: namespace, Name: name}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPlugin(), nil
+}
+
+func (c pluginClient) List(ctx context.Context, opts ListOptions) (*List[*wharfv1.Plugin], error) {
+	res, err := c.c.List(ctx, connect.NewRequest(&wharfv1.ListPluginsRequest{
+		Namespace:     opts.Namespace,
+		LabelSelector: opts.LabelSelector,
+		FieldSelector: opts.FieldSelector,
+		Limit:         opts.Limit,
+		Continue:      opts.Continue,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &List[*wharfv1.Plugin]{Items: res.Msg.GetItems(), ResourceVersion: res.Msg.GetResourceVersion(), Continue: res.Msg.GetContinue()}, nil
+}
+
+func (c pluginClient) Update(ctx context.Context, obj *wharfv1.Plugin) (*wharfv1.Plugin, error) {
+	res, err := c.c.Update(ctx, connect.NewRequest(&wharfv1.UpdatePluginRequest{Plugin: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPlugin(), nil
+}
+
+func (c pluginClient) UpdateStatus(ctx context.Context, obj *wharfv1.Plugin) (*wharfv1.Plugin, error) {
+	res, err := c.c.UpdateStatus(ctx, connect.NewRequest(&wharfv1.UpdatePluginStatusRequest{Plugin: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPlugin(), nil
+}
+
+func (c pluginClient) Delete(ctx context.Context, namespace, name string, opts DeleteOptions) (*wharfv1.Plugin, error) {
+	res, err := c.c.Delete(ctx, connect.NewRequest(&wharfv1.DeletePluginRequest{
+		Namespace:          namespace,
+		Name:               name,
+		ResourceVersion:    opts.ResourceVersion,
+		GracePeriodSeconds: opts.GracePeriodSeconds,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetPlugin(), nil
+}
+
+func (c pluginClient) Watch(ctx context.Context, opts WatchOptions) (Watcher[*wharfv1.Plugin], error) {
+	stream, err := c.c.Watch(ctx, connect.NewRequest(&wharfv1.WatchPluginsRequest{
+		Namespace:       opts.Namespace,
+		LabelSelector:   opts.LabelSelector,
+		FieldSelector:   opts.FieldSelector,
+		ResourceVersion: opts.ResourceVersion,
+		AllowBookmarks:  opts.AllowBookmarks,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return newStreamWatcher(stream, func(m *wharfv1.WatchPluginsResponse) Event[*wharfv1.Plugin] {
+		return Event[*wharfv1.Plugin]{Type: EventType(m.GetType()), Object: m.GetPlugin(), ResourceVersion: m.GetResourceVersion()}
+	}), nil
+}
+
+func (c pluginClient) Apply(ctx context.Context, obj *wharfv1.Plugin) (*ApplyResult[*wharfv1.Plugin], error) {
+	res, err := c.c.Apply(ctx, connect.NewRequest(&wharfv1.ApplyPluginRequest{Plugin: obj}))
+	if err != nil {
+		return nil, err
+	}
+	return &ApplyResult[*wharfv1.Plugin]{Object: res.Msg.GetPlugin(), Created: res.Msg.GetCreated(), Changed: res.Msg.GetChanged()}, nil
+}

@@ -408,27 +408,27 @@ func TestDecodeErrors(t *testing.T) {
 		{
 			name: "unknown_kind",
 			in:   "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
-			want: []string{`document 1 (Deployment "d"): kind: "Deployment" is not supported; supported kinds: Event, Namespace, Node, Pod (apiVersion "v1")`},
+			want: []string{`document 1 (Deployment "d"): kind: "Deployment" is not supported; ` + kinds().supported + ``},
 		},
 		{
 			name: "misspelt_kind",
 			in:   "apiVersion: v1\nkind: pod\nmetadata: {name: d}\n",
-			want: []string{`document 1 (pod "d"): kind: "pod" is not supported; did you mean "Pod"?; supported kinds: Event, Namespace, Node, Pod (apiVersion "v1")`},
+			want: []string{`document 1 (pod "d"): kind: "pod" is not supported; did you mean "Pod"?; ` + kinds().supported + ``},
 		},
 		{
 			name: "missing_kind",
 			in:   "apiVersion: v1\nmetadata: {name: d}\n",
-			want: []string{`document 1: kind: required; supported kinds: Event, Namespace, Node, Pod (apiVersion "v1")`},
+			want: []string{`document 1: kind: required; ` + kinds().supported + ``},
 		},
 		{
 			name: "missing_api_version",
 			in:   "kind: Pod\nmetadata: {name: web}\n",
-			want: []string{`document 1 (Pod "web"): apiVersion: required; Pod uses "v1" (supported kinds: Event, Namespace, Node, Pod (apiVersion "v1"))`},
+			want: []string{`document 1 (Pod "web"): apiVersion: required; Pod uses "v1" (` + kinds().supported + `)`},
 		},
 		{
 			name: "wrong_api_version",
 			in:   "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: web}\n",
-			want: []string{`document 1 (Pod "web"): apiVersion: "apps/v1" does not serve kind Pod; use "v1" (supported kinds: Event, Namespace, Node, Pod (apiVersion "v1"))`},
+			want: []string{`document 1 (Pod "web"): apiVersion: "apps/v1" does not serve kind Pod; use "v1" (` + kinds().supported + `)`},
 		},
 		{
 			name: "not_a_mapping",

@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,36 +91,73 @@ func Start(t testing.TB) *Instance {
 		CgroupParent: "/wharf-test-" + base,
 		Snapshotter:  "overlayfs",
 		LogPath:      filepath.Join(dir, "containerd.log"),
-		done:         make(chan struct{}),
 	}
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(inst.config()), 0o600); err != nil {
+	if err := os.WriteFile(inst.configPath(), []byte(inst.config()), 0o600); err != nil {
 		t.Fatalf("containerdtest: %v", err)
 	}
-	logf, err := os.Create(inst.LogPath)
-	if err != nil {
-		t.Fatalf("containerdtest: %v", err)
-	}
-	inst.cmd = exec.Command("containerd", "--config", cfg)
-	inst.cmd.Stdout, inst.cmd.Stderr = logf, logf
-	// If the test binary dies without running its cleanups, the daemon goes
-	// with it.
-	inst.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := inst.cmd.Start(); err != nil {
-		logf.Close()
+	if err := inst.launch(); err != nil {
 		os.RemoveAll(dir)
-		t.Fatalf("containerdtest: start containerd: %v", err)
+		t.Fatalf("containerdtest: %v", err)
 	}
-	go func() {
-		inst.cmd.Wait()
-		logf.Close()
-		close(inst.done)
-	}()
 	t.Cleanup(func() { inst.stop(t) })
 	if err := inst.waitReady(30 * time.Second); err != nil {
 		t.Fatalf("containerdtest: %v\n%s", err, inst.logTail(40))
 	}
 	return inst
+}
+
+func (i *Instance) configPath() string { return filepath.Join(i.Dir, "config.toml") }
+
+// launch starts the daemon process.
+func (i *Instance) launch() error {
+	logf, err := os.OpenFile(i.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("containerd", "--config", i.configPath())
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// If the test binary dies without running its cleanups, the daemon goes
+	// with it. Pdeathsig fires when the OS *thread* that started the child
+	// exits, and Go ends threads that a goroutine left locked (network
+	// namespace code does that on purpose): so start and wait for the
+	// daemon from a goroutine locked to its own thread for the daemon's
+	// whole life.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			started <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start containerd: %w", err)
+	}
+	i.cmd, i.done = cmd, done
+	return nil
+}
+
+// Restart kills the daemon (SIGKILL: no chance to clean up) and starts it
+// again on the same root, state and socket, as after a crash. Containers
+// keep running under their shims; the new daemon finds them again.
+func (i *Instance) Restart(t testing.TB) {
+	t.Helper()
+	i.cmd.Process.Kill()
+	<-i.done
+	if err := i.launch(); err != nil {
+		t.Fatalf("containerdtest: restart: %v", err)
+	}
+	if err := i.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("containerdtest: restart: %v\n%s", err, i.logTail(40))
+	}
 }
 
 // Missing says what is missing to run containerd here and how to install it,

@@ -34,6 +34,8 @@ var kinds = []kind{
 	{Name: "Node", Plural: "Nodes", APIVersion: "v1", Spec: true, Status: true, Short: []string{"no"}},
 	{Name: "Pod", Plural: "Pods", APIVersion: "v1", Namespaced: true, Spec: true, Status: true, Short: []string{"po"}},
 	{Name: "Event", Plural: "Events", APIVersion: "v1", Namespaced: true, Short: []string{"ev"}},
+	{Name: "PodGroup", Plural: "PodGroups", APIVersion: "scheduling.wharf.dev/v1", Namespaced: true, Spec: true, Status: true, Short: []string{"pg"}},
+	{Name: "Plugin", Plural: "Plugins", APIVersion: "v1", Spec: true, Status: true, Short: []string{"plg"}},
 }
 
 func (k kind) Lower() string     { return strings.ToLower(k.Name) }

@@ -185,7 +185,7 @@ profiles:
 	}
 	_, err = cfg.Resolve(plugins.NewRegistry())
 	for _, w := range []string{
-		`profiles[0].plugins.filter.enabled[1].name: unknown plugin "Volcano"; registered plugins are GPUFit, NodeAffinity, NodeName,`,
+		`profiles[0].plugins.filter.enabled[1].name: unknown plugin "Volcano"; registered plugins are Coscheduling, GPUFit, NodeAffinity, NodeName,`,
 		`profiles[0].pluginConfig[0].name: unknown plugin "Gang"`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), w) {

@@ -37,15 +37,18 @@ const (
 	NodeAffinityPlugin      = "NodeAffinity"
 	TaintTolerationPlugin   = "TaintToleration"
 	GPUFitPlugin            = "GPUFit"
+	CoschedulingPlugin      = "Coscheduling"
 )
 
 // DefaultProfile returns the "default-scheduler" profile:
 //
-//	preFilter: NodeName, NodeResourcesFit, NodeAffinity, GPUFit
+//	preFilter: NodeName, NodeResourcesFit, NodeAffinity, GPUFit,
+//	           Coscheduling
 //	filter:    NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
 //	           NodeResourcesFit, GPUFit
 //	score:     NodeResourcesFit (weight 1), NodeAffinity (2),
 //	           TaintToleration (3)
+//	permit:    Coscheduling
 //
 // NodeResourcesFit scores with its default strategy, MostAllocatedForGPUs:
 // pods that request GPUs are bin-packed (MostAllocated over cpu, memory and
@@ -55,7 +58,7 @@ const (
 func DefaultProfile() Profile {
 	return Profile{
 		SchedulerName: DefaultSchedulerName,
-		PreFilter:     []string{NodeNamePlugin, NodeResourcesFitPlugin, NodeAffinityPlugin, GPUFitPlugin},
+		PreFilter:     []string{NodeNamePlugin, NodeResourcesFitPlugin, NodeAffinityPlugin, GPUFitPlugin, CoschedulingPlugin},
 		Filter: []string{NodeUnschedulablePlugin, NodeNamePlugin, TaintTolerationPlugin,
 			NodeAffinityPlugin, NodeResourcesFitPlugin, GPUFitPlugin},
 		Score: []WeightedPlugin{
@@ -63,6 +66,7 @@ func DefaultProfile() Profile {
 			{NodeAffinityPlugin, 2},
 			{TaintTolerationPlugin, 3},
 		},
+		Permit: []string{CoschedulingPlugin},
 	}
 }
 

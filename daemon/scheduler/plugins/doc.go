@@ -10,6 +10,7 @@
 //	TaintToleration    filter (NoSchedule, NoExecute), score
 //	                   (PreferNoSchedule)
 //	GPUFit             prefilter, filter (GPU model and memory)
+//	Coscheduling       prefilter, permit (gangs: PodGroup minMember)
 //
 // Their rejection reasons are the Reason* constants, worded as Kubernetes
 // words them where Kubernetes has the same check.
@@ -28,6 +29,7 @@ func NewRegistry() framework.Registry {
 		framework.NodeAffinityPlugin:      noArgs(NodeAffinity{}),
 		framework.TaintTolerationPlugin:   noArgs(TaintToleration{}),
 		framework.GPUFitPlugin:            noArgs(GPUFit{}),
+		framework.CoschedulingPlugin:      noArgs(Coscheduling{}),
 	}
 }
 

@@ -11,8 +11,10 @@
 //	cat=PATH        copy the file at PATH to stdout
 //	exists=PATH     exit 3 unless PATH exists
 //	write=PATH=TEXT write TEXT and a newline to the file at PATH
+//	rm=PATH         remove the file at PATH
+//	get=URL         HTTP GET URL (retrying for up to 10 s) and print the body to stdout; exit 4 on failure
 //	alloc=MiB       allocate and touch MiB mebibytes, and keep them
-//	serve=ADDR      serve HTTP on ADDR in the background ("/" and "/healthz" answer 200)
+//	serve=ADDR      serve HTTP on ADDR in the background (every path answers 200 "ok from HOSTNAME")
 //	ignore-term     ignore SIGTERM from now on (only SIGKILL stops the program)
 //	sleep           sleep forever
 //	sleep=DURATION  sleep for a Go duration ("1s", "250ms")
@@ -98,6 +100,23 @@ func run(verb, value string) error {
 	case "write":
 		p, text, _ := strings.Cut(value, "=")
 		return os.WriteFile(p, []byte(text+"\n"), 0o644)
+	case "rm":
+		return os.Remove(value)
+	case "get":
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			var resp *http.Response
+			c := http.Client{Timeout: 2 * time.Second}
+			if resp, err = c.Get(value); err == nil {
+				_, err = io.Copy(os.Stdout, resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					return nil
+				}
+			}
+		}
+		fmt.Fprintln(os.Stderr, "busy: get:", err)
+		os.Exit(4)
 	case "alloc":
 		mib, err := strconv.Atoi(value)
 		if err != nil {
@@ -113,7 +132,8 @@ func run(verb, value string) error {
 		fmt.Printf("allocated %d MiB\n", mib)
 	case "serve":
 		mux := http.NewServeMux()
-		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		host, _ := os.Hostname()
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok from", host) })
 		go func() {
 			if err := http.ListenAndServe(value, mux); err != nil {
 				fmt.Fprintln(os.Stderr, "busy: serve:", err)

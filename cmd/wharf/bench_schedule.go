@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wharfhq/wharf/testing/bench"
+)
+
+func newBenchScheduleCommand(g *globals) *cobra.Command {
+	var cfg bench.ScheduleConfig
+	var verbose bool
+	var cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "schedule",
+		Short: "Scheduler throughput: pods bound per second onto simulated nodes",
+		Long: "Starts a server with a durable store on a temp dir, registers --nodes simulated nodes through the API\n" +
+			"(--gpu-nodes of them with 8 GPUs), creates --pods pending pods through the API (--gpu-pods of them asking\n" +
+			"for GPUs), then starts the scheduler and times it until the last binding is durable. Prints pods/s,\n" +
+			"queue-to-bind p50/p99, peak RSS and, with GPUs, the share of GPU nodes left full or empty, as one JSON line.",
+		Example: "  wharf bench schedule --nodes 5000 --pods 10000\n  wharf bench schedule --gpu-nodes 500 --gpu-pods 2000",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verbose {
+				cfg.Log = os.Stderr
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				cfg.CPUProfile = f
+			}
+			fmt.Fprintf(g.Err, "bench schedule: %d nodes (%d with GPUs), %d pods (%d with GPUs)...\n",
+				cfg.Nodes, cfg.GPUNodes, cfg.Pods, cfg.GPUPods)
+			res, err := bench.Schedule(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.Out, string(b))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Nodes, "nodes", 5000, "simulated nodes")
+	f.IntVar(&cfg.Pods, "pods", 10000, "pending pods")
+	f.IntVar(&cfg.GPUNodes, "gpu-nodes", 0, "how many of the nodes have GPUs")
+	f.IntVar(&cfg.GPUPods, "gpu-pods", 0, "how many of the pods request GPUs")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "store directory (default: a temp dir, removed afterwards)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log the server's and scheduler's warnings to stderr")
+	return cmd
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wharfhq/wharf/testing/bench"
+)
+
+func newBenchStartupCommand(g *globals) *cobra.Command {
+	var cfg bench.StartupConfig
+	var verbose bool
+	var cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "startup",
+		Short: "Pod start-up latency on real containerd, against raw containerd create+start",
+		Long: "Starts a containerd of its own, a server with a durable store and a node agent, creates --pods pods\n" +
+			"bound to the node at --rate pods/s and measures each one's time from Create to Running (as a watcher\n" +
+			"sees it); then times raw containerd create+starts of the same image. Prints\n" +
+			`{"pods","p50_ms","p99_ms","containerd_p50_ms","ratio"} as one JSON line. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verbose {
+				cfg.Log = g.Err
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			fmt.Fprintf(g.Err, "bench startup: %d pods at %.1f/s...\n", cfg.Pods, cfg.Rate)
+			res, err := bench.Startup(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.Out, string(b))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Pods, "pods", 50, "pods to start")
+	f.Float64Var(&cfg.Rate, "rate", 5, "pods created per second")
+	f.BoolVar(&cfg.HostNetwork, "host-network", false, "run the pods in the node's network namespace (default: a pod network through CNI)")
+	f.IntVar(&cfg.RawRuns, "raw-runs", 0, "raw containerd create+starts for the baseline (default: --pods)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log progress and warnings to stderr")
+	return cmd
+}

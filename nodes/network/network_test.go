@@ -1,0 +1,186 @@
+package network_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wharfhq/wharf/nodes/network"
+)
+
+// newManager returns a manager on a bridge and a /24 of its own, so that
+// parallel tests never share either; the bridge is deleted afterwards.
+func newManager(t *testing.T) (*network.Manager, netip.Prefix) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network: pod networks need root; these tests run as uid", os.Geteuid())
+	}
+	if m := network.Missing(nil); m != "" {
+		if os.Getenv("WHARF_REQUIRE_CONTAINERD") == "1" {
+			t.Fatal(m)
+		}
+		t.Skip(m)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	bridge := fmt.Sprintf("wt%x", b)
+	cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 100 + b[0]%100, b[1], 0}), 24)
+	m, err := network.New(network.Config{Name: "wt-" + bridge, Bridge: bridge, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Configure(cidr.String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, uid := range m.Pods() {
+			if err := m.Teardown(context.Background(), uid); err != nil {
+				t.Errorf("teardown %s: %v", uid, err)
+			}
+		}
+		exec.Command("ip", "link", "delete", bridge).Run()
+	})
+	return m, cidr
+}
+
+func uid() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+// listenIn opens a TCP listener inside the network namespace at path.
+func listenIn(t *testing.T, path string) net.Listener {
+	t.Helper()
+	type res struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		// This thread enters the namespace and is thrown away after: never
+		// unlocked.
+		goruntime.LockOSThread()
+		f, err := os.Open(path)
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- res{err: err}
+			return
+		}
+		l, err := net.Listen("tcp", ":8080")
+		ch <- res{l, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("listen in %s: %v", path, r.err)
+	}
+	t.Cleanup(func() { r.l.Close() })
+	return r.l
+}
+
+func TestSetupTeardown(t *testing.T) {
+	t.Parallel()
+	m, cidr := newManager(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	a, b := uid(), uid()
+	atA, err := m.Setup(ctx, a, "default", "a")
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	atB, err := m.Setup(ctx, b, "default", "b")
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	for _, at := range []network.Attachment{atA, atB} {
+		ip, err := netip.ParseAddr(at.IP)
+		if err != nil || !cidr.Contains(ip) || ip == cidr.Addr().Next() {
+			t.Errorf("pod IP %q is not a pod address of %s", at.IP, cidr)
+		}
+	}
+	if atA.IP == atB.IP || atA.NetNSPath == atB.NetNSPath {
+		t.Errorf("two pods share %v and %v", atA, atB)
+	}
+	// Setup again is what the pod already has.
+	if again, err := m.Setup(ctx, a, "default", "a"); err != nil || again != atA {
+		t.Errorf("second Setup = %v, %v; want %v", again, err, atA)
+	}
+	if got, ok := m.Get(a); !ok || got != atA {
+		t.Errorf("Get = %v, %v", got, ok)
+	}
+
+	// The node reaches the pod at its IP.
+	l := listenIn(t, atA.NetNSPath)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			io.WriteString(c, "hello from the pod\n")
+			c.Close()
+		}
+	}()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(atA.IP, "8080"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial the pod at %s: %v", atA.IP, err)
+	}
+	got, _ := io.ReadAll(c)
+	c.Close()
+	if string(got) != "hello from the pod\n" {
+		t.Errorf("read %q", got)
+	}
+
+	if err := m.Teardown(ctx, a); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	if _, ok := m.Get(a); ok {
+		t.Error("Get after Teardown found the pod")
+	}
+	if _, err := os.Stat(atA.NetNSPath); !os.IsNotExist(err) {
+		t.Errorf("netns %s left: %v", atA.NetNSPath, err)
+	}
+	if err := m.Teardown(ctx, a); err != nil {
+		t.Errorf("second Teardown: %v", err)
+	}
+	if pods := m.Pods(); len(pods) != 1 || pods[0] != b {
+		t.Errorf("Pods = %v, want [%s]", pods, b)
+	}
+	// The address is free again.
+	c2, err := m.Setup(ctx, uid(), "default", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.IP == atB.IP {
+		t.Errorf("a new pod got pod b's address %s", c2.IP)
+	}
+}
+
+func TestNotConfigured(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	m, err := network.New(network.Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Setup(context.Background(), uid(), "default", "a"); err != network.ErrNotConfigured {
+		t.Errorf("Setup before Configure: %v, want ErrNotConfigured", err)
+	}
+	if _, err := network.New(network.Config{StateDir: t.TempDir(), Bridge: "a-bridge-name-too-long"}); err == nil {
+		t.Error("a 22-character bridge name was accepted")
+	}
+}
