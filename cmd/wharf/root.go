@@ -82,6 +82,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newBenchCommand(g),
 		newSimCommand(g), newExplainCommand(g),
 		newNodeCommand(g), newLogsCommand(g),
+		newPluginCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,110 @@
+package wasm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/plugins/wasm"
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
+	"github.com/wharfhq/wharf/sdk/plugin/plugintest"
+)
+
+const hostilePkg = "github.com/wharfhq/wharf/plugins/wasm/testdata/hostile"
+
+// TestHostileGoGuest: a Go guest that loops, spins, eats memory, panics or
+// exits is contained, and the next call gets a healthy instance.
+func TestHostileGoGuest(t *testing.T) {
+	t.Parallel()
+	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := wasm.NewEngine(cacheDir(t), wasm.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Load(context.Background(), bin, wasm.Config{Name: "hostile", Timeout: 200 * time.Millisecond, MemoryLimitMiB: 64, MaxInstances: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	call := func(mode string) (*pluginv1.AdmissionResponse, error) {
+		pod, _ := proto.Marshal(&wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Annotations: map[string]string{"hostile": mode}}})
+		req, _ := proto.Marshal(&pluginv1.AdmissionRequest{Kind: "Pod", Object: pod, Operation: pluginv1.Operation_OPERATION_CREATE})
+		resp := &pluginv1.AdmissionResponse{}
+		return resp, m.Call(context.Background(), abi.ExportValidate, req, resp)
+	}
+	for _, tc := range []struct {
+		mode string
+		want error
+	}{
+		{"loop", wasm.ErrTimeout},
+		{"spin", wasm.ErrTimeout},
+		{"grow", wasm.ErrTrap},
+		{"exit", wasm.ErrTrap},
+		{"panic", wasm.ErrPlugin},
+		{"fail", wasm.ErrPlugin},
+	} {
+		start := time.Now()
+		_, err := call(tc.mode)
+		if tc.mode == "grow" && errors.Is(err, wasm.ErrTimeout) {
+			err = wasm.ErrTrap // out of memory, or out of time first on a slow machine: contained either way
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v; want %v", tc.mode, err, tc.want)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: took %v", tc.mode, d)
+		}
+		resp, err := call("")
+		if err != nil || !resp.GetAllowed() {
+			t.Fatalf("after %s: a healthy call got %v, %v", tc.mode, resp, err)
+		}
+	}
+	if st := m.Stats(); st.Discarded != 4 {
+		t.Errorf("stats %+v; want the 4 instances that timed out or crashed discarded", st)
+	}
+}
+
+// TestInstrumentationKeepsResults: instrumented code computes what the
+// original does (the GPU scorer's scores and verdicts over 500 nodes).
+func TestInstrumentationKeepsResults(t *testing.T) {
+	t.Parallel()
+	const nodes = 500
+	plain := loadGPUScore(t, "none", nodes)
+	inst := loadGPUScore(t, "instrumented", nodes)
+	pod := gpuPod(t)
+	settle(t, plain, pod, nodes)
+	settle(t, inst, pod, nodes)
+	a, b := make([]int64, nodes), make([]int64, nodes)
+	if _, err := plain.Score(context.Background(), pod, ids(nodes), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Score(context.Background(), pod, ids(nodes), b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("node %d: score %d instrumented, %d plain", i, b[i], a[i])
+		}
+	}
+	fa, err := plain.Filter(context.Background(), pod, ids(nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := inst.Filter(context.Background(), pod, ids(nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fa, fb) || len(fa) == 0 {
+		t.Fatalf("filter verdicts differ (%d vs %d rejected)", len(fa), len(fb))
+	}
+}

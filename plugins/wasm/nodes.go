@@ -1,0 +1,419 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
+)
+
+// nodeLog is the module's account of the nodes its instances must hold:
+// each node's latest encoding by id, and a log of which ids changed, so
+// that an instance that is behind receives only the changes (a delta)
+// before its next scheduling call. Every instance has its own copy of the
+// nodes in its own memory.
+type nodeLog struct {
+	mu      sync.Mutex
+	nodes   [][]byte // encoded SchedulerNode by id; nil: no such node
+	present int
+	log     []nodeChange // changes with seq > base, in order
+	base    uint64
+	seq     uint64
+	mark    []uint64 // scratch: last seq an id was collected at
+}
+
+type nodeChange struct {
+	seq uint64
+	id  uint32
+}
+
+// minLog is the fewest changes kept; the log keeps up to four per node.
+const minLog = 4096
+
+// UpdateNodes records nodes that are new or changed (by id) and ids that
+// are gone. Instances receive the changes before their next Filter or
+// Score. Ids are the caller's: small integers, reused after removal.
+func (m *Module) UpdateNodes(upserts []*pluginv1.SchedulerNode, removed []uint32) error {
+	encs := make([][]byte, len(upserts))
+	for i, n := range upserts {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode node %d: %w", n.GetId(), err)
+		}
+		encs[i] = b
+	}
+	l := &m.nodes
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, n := range upserts {
+		l.set(n.GetId(), encs[i])
+	}
+	for _, id := range removed {
+		l.set(id, nil)
+	}
+	if len(l.log) > max(minLog, 4*l.present) {
+		drop := len(l.log) / 2
+		l.base = l.log[drop-1].seq
+		l.log = append(l.log[:0], l.log[drop:]...)
+	}
+	select {
+	case m.syncCh <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (l *nodeLog) set(id uint32, enc []byte) {
+	for int(id) >= len(l.nodes) {
+		l.nodes = append(l.nodes, nil)
+	}
+	if l.nodes[id] == nil && enc != nil {
+		l.present++
+	} else if l.nodes[id] != nil && enc == nil {
+		l.present--
+	}
+	if bytes.Equal(l.nodes[id], enc) && (l.nodes[id] == nil) == (enc == nil) {
+		return // unchanged (a heartbeat that touched nothing sent)
+	}
+	l.nodes[id] = enc
+	l.seq++
+	l.log = append(l.log, nodeChange{l.seq, id})
+}
+
+// delta appends the NodeUpdate that brings an instance at seq up to date,
+// and returns the seq it reaches. Nothing to send: same seq, no bytes.
+func (l *nodeLog) delta(buf []byte, seq uint64) ([]byte, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq == l.seq {
+		return buf, seq
+	}
+	if seq == 0 || seq < l.base {
+		buf = protowire.AppendTag(buf, 1, protowire.VarintType)
+		buf = protowire.AppendVarint(buf, 1)
+		for _, enc := range l.nodes {
+			if enc != nil {
+				buf = protowire.AppendTag(buf, 2, protowire.BytesType)
+				buf = protowire.AppendBytes(buf, enc)
+			}
+		}
+		return buf, l.seq
+	}
+	for len(l.mark) < len(l.nodes) {
+		l.mark = append(l.mark, 0)
+	}
+	var removed []uint32
+	// Newest first, so each id is sent once, in its latest state.
+	for i := len(l.log) - 1; i >= 0 && l.log[i].seq > seq; i-- {
+		id := l.log[i].id
+		if l.mark[id] == l.seq {
+			continue
+		}
+		l.mark[id] = l.seq
+		if enc := l.nodes[id]; enc != nil {
+			buf = protowire.AppendTag(buf, 2, protowire.BytesType)
+			buf = protowire.AppendBytes(buf, enc)
+		} else {
+			removed = append(removed, id)
+		}
+	}
+	if len(removed) > 0 {
+		var packed []byte
+		for _, id := range removed {
+			packed = protowire.AppendVarint(packed, uint64(id))
+		}
+		buf = protowire.AppendTag(buf, 3, protowire.BytesType)
+		buf = protowire.AppendBytes(buf, packed)
+	}
+	return buf, l.seq
+}
+
+// syncNodes sends the instance the node changes it has not seen. Shipping
+// every node to a fresh instance may take longer than a scheduling call's
+// deadline, so the sync has the startup deadline, and the call that
+// follows gets its own deadline from when the sync ends. Usually the
+// module's sync loop has already done it while the instance was idle.
+func (in *instance) syncNodes() error {
+	_, err := in.syncNodesChanged()
+	return err
+}
+
+func (in *instance) syncNodesChanged() (bool, error) {
+	var target uint64
+	in.nodeBuf, target = in.m.nodes.delta(in.nodeBuf[:0], in.nodeSeq)
+	if target == in.nodeSeq {
+		return false, nil
+	}
+	resp := &pluginv1.NodeUpdateResponse{}
+	if err := in.call(time.Now().Add(in.m.cfg.startupTimeout()), abi.ExportNodes, in.nodeBuf, resp); err != nil {
+		return true, err
+	}
+	in.nodeSeq = target
+	return true, nil
+}
+
+// Pod is a pod encoded once for the Filter and Score calls of its
+// scheduling cycle (FilterRequest and ScoreRequest share its fields).
+type Pod struct {
+	enc []byte
+}
+
+// EncodePod encodes a pod and its parsed requests (see
+// pluginv1.FilterRequest).
+func EncodePod(pod proto.Message, requests map[string]int64) (*Pod, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pluginv1.ScoreRequest{PodRequests: requests})
+	if err != nil {
+		return nil, err
+	}
+	pb, err := proto.MarshalOptions{Deterministic: true}.Marshal(pod)
+	if err != nil {
+		return nil, err
+	}
+	enc := protowire.AppendTag(nil, 1, protowire.BytesType)
+	enc = protowire.AppendBytes(enc, pb)
+	return &Pod{enc: append(enc, b...)}, nil
+}
+
+// request appends a Filter/Score request: the pod's fields, then the node
+// ids packed (field 2).
+func (p *Pod) request(buf []byte, ids []uint32) []byte {
+	buf = append(buf, p.enc...)
+	n := 0
+	for _, id := range ids {
+		n += protowire.SizeVarint(uint64(id))
+	}
+	buf = protowire.AppendTag(buf, 2, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(n))
+	for _, id := range ids {
+		buf = protowire.AppendVarint(buf, uint64(id))
+	}
+	return buf
+}
+
+// Rejection is one node a filter rejected.
+type Rejection struct {
+	// Index is the node's position in the ids Filter was given.
+	Index        int
+	Unresolvable bool
+	Reasons      []string
+}
+
+// Filter asks which of the nodes ids can run pod and returns the others.
+// Every id must have been given to UpdateNodes. Reasons that repeat share
+// their strings (and slices): treat them as read-only.
+func (m *Module) Filter(ctx context.Context, pod *Pod, ids []uint32) ([]Rejection, error) {
+	var out []Rejection
+	err := m.do(ctx, func(in *instance, deadline time.Time) error {
+		if synced, err := in.syncNodesChanged(); err != nil {
+			return err
+		} else if synced {
+			deadline = m.deadline(ctx)
+		}
+		in.nodeBuf = pod.request(in.nodeBuf[:0], ids)
+		b, err := in.invoke(deadline, abi.ExportFilter, in.nodeBuf)
+		if err != nil {
+			return err
+		}
+		out, err = decodeRejections(b, len(ids))
+		return err
+	})
+	return out, err
+}
+
+// decodeRejections decodes a FilterResponse by hand: thousands of entries
+// with a handful of distinct reasons.
+func decodeRejections(b []byte, n int) ([]Rejection, error) {
+	bad := func(format string, args ...any) ([]Rejection, error) {
+		return nil, fmt.Errorf("%w: %s: %s", ErrBadResponse, abi.ExportFilter, fmt.Sprintf(format, args...))
+	}
+	var out []Rejection
+	var lastRaw []byte // the reasons' encoding of the previous entry
+	var lastReasons []string
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return bad("not a FilterResponse")
+		}
+		b = b[l:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			entry, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return bad("not a FilterResponse")
+			}
+			b = b[l:]
+			var r Rejection
+			rs, re := -1, -1 // where the reasons (field 3) start and end
+			for off := 0; off < len(entry); {
+				num, typ, l := protowire.ConsumeTag(entry[off:])
+				if l < 0 {
+					return bad("not a NodeVerdict")
+				}
+				fieldStart := off
+				off += l
+				switch {
+				case num == 1 && typ == protowire.VarintType:
+					v, l := protowire.ConsumeVarint(entry[off:])
+					if l < 0 || v >= uint64(n) {
+						return bad("rejected node #%d of %d", v, n)
+					}
+					off += l
+					r.Index = int(v)
+				case num == 2 && typ == protowire.VarintType:
+					v, l := protowire.ConsumeVarint(entry[off:])
+					if l < 0 {
+						return bad("not a NodeVerdict")
+					}
+					off += l
+					r.Unresolvable = v != 0
+				default:
+					l := protowire.ConsumeFieldValue(num, typ, entry[off:])
+					if l < 0 {
+						return bad("not a NodeVerdict")
+					}
+					off += l
+					if num == 3 && typ == protowire.BytesType {
+						if rs < 0 {
+							rs = fieldStart
+						}
+						re = off
+					}
+				}
+			}
+			var raw []byte
+			if rs >= 0 {
+				raw = entry[rs:re]
+			}
+			if raw != nil && bytes.Equal(raw, lastRaw) {
+				r.Reasons = lastReasons
+			} else {
+				for rb := raw; len(rb) > 0; {
+					num, typ, l := protowire.ConsumeTag(rb)
+					rb = rb[l:]
+					l = protowire.ConsumeFieldValue(num, typ, rb)
+					if num == 3 && typ == protowire.BytesType {
+						s, _ := protowire.ConsumeBytes(rb)
+						r.Reasons = append(r.Reasons, string(s))
+					}
+					rb = rb[l:]
+				}
+				lastRaw, lastReasons = raw, r.Reasons
+			}
+			out = append(out, r)
+		case num == 15 && typ == protowire.BytesType:
+			msg, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return bad("not a FilterResponse")
+			}
+			return nil, fmt.Errorf("%w: %s", ErrPlugin, msg)
+		default:
+			l := protowire.ConsumeFieldValue(num, typ, b)
+			if l < 0 {
+				return bad("not a FilterResponse")
+			}
+			b = b[l:]
+		}
+	}
+	return out, nil
+}
+
+// Score ranks the nodes ids for pod into scores (len(scores) ==
+// len(ids)), each from 0 to 100. skip: the plugin has no opinion (scores
+// are zero).
+func (m *Module) Score(ctx context.Context, pod *Pod, ids []uint32, scores []int64) (skip bool, err error) {
+	err = m.do(ctx, func(in *instance, deadline time.Time) error {
+		if synced, err := in.syncNodesChanged(); err != nil {
+			return err
+		} else if synced {
+			deadline = m.deadline(ctx)
+		}
+		in.nodeBuf = pod.request(in.nodeBuf[:0], ids)
+		b, err := in.invoke(deadline, abi.ExportScore, in.nodeBuf)
+		if err != nil {
+			return err
+		}
+		skip, err = decodeScores(b, scores)
+		return err
+	})
+	return skip, err
+}
+
+// decodeScores decodes a ScoreResponse straight into scores: the one
+// message on the hot path worth decoding by hand.
+func decodeScores(b []byte, scores []int64) (skip bool, err error) {
+	bad := func(format string, args ...any) (bool, error) {
+		return false, fmt.Errorf("%w: %s: %s", ErrBadResponse, abi.ExportScore, fmt.Sprintf(format, args...))
+	}
+	n := 0
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return bad("not a ScoreResponse")
+		}
+		b = b[l:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			packed, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return bad("not a ScoreResponse")
+			}
+			b = b[l:]
+			for len(packed) > 0 {
+				v, l := protowire.ConsumeVarint(packed)
+				if l < 0 || n >= len(scores) {
+					return bad("more scores than the %d nodes asked about", len(scores))
+				}
+				packed = packed[l:]
+				scores[n] = int64(v)
+				n++
+			}
+		case num == 1 && typ == protowire.VarintType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 || n >= len(scores) {
+				return bad("more scores than the %d nodes asked about", len(scores))
+			}
+			b = b[l:]
+			scores[n] = int64(v)
+			n++
+		case num == 2 && typ == protowire.VarintType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return bad("not a ScoreResponse")
+			}
+			b = b[l:]
+			skip = v != 0
+		case num == 15 && typ == protowire.BytesType:
+			msg, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return bad("not a ScoreResponse")
+			}
+			return false, fmt.Errorf("%w: %s", ErrPlugin, msg)
+		default:
+			l := protowire.ConsumeFieldValue(num, typ, b)
+			if l < 0 {
+				return bad("not a ScoreResponse")
+			}
+			b = b[l:]
+		}
+	}
+	if skip {
+		clear(scores)
+		return true, nil
+	}
+	if n != len(scores) {
+		return bad("%d scores for %d nodes", n, len(scores))
+	}
+	for i, v := range scores {
+		if v < 0 || v > 100 {
+			return bad("score %d for node #%d is outside [0, 100]", v, i)
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,78 @@
+//go:build wasip1
+
+package plugin
+
+import (
+	"unsafe"
+
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
+)
+
+// The ABI's exports (docs/abi.md). The host is single-threaded per
+// instance: it calls wharf_alloc, writes the request into the buffer, then
+// calls one function, and reads the response before the next call. in and
+// out keep both buffers alive (and reachable for the GC) between calls.
+var (
+	in  []byte
+	out []byte
+)
+
+//go:wasmexport wharf_abi_v1
+func wharfABIv1() {}
+
+//go:wasmexport wharf_alloc
+func wharfAlloc(size uint32) uint32 {
+	if uint32(cap(in)) < size || cap(in) == 0 {
+		in = make([]byte, max(size, 4096))
+	}
+	in = in[:size]
+	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(in[:cap(in)]))))
+}
+
+//go:wasmexport wharf_metadata
+func wharfMetadata() uint64 {
+	if registered == nil {
+		return 0
+	}
+	return respond(registered.Metadata())
+}
+
+//go:wasmexport wharf_configure
+func wharfConfigure(ptr, n uint32) uint64 { return call(abi.ExportConfigure, ptr, n) }
+
+//go:wasmexport wharf_scheduler_nodes
+func wharfSchedulerNodes(ptr, n uint32) uint64 { return call(abi.ExportNodes, ptr, n) }
+
+//go:wasmexport wharf_scheduler_filter
+func wharfSchedulerFilter(ptr, n uint32) uint64 { return call(abi.ExportFilter, ptr, n) }
+
+//go:wasmexport wharf_scheduler_score
+func wharfSchedulerScore(ptr, n uint32) uint64 { return call(abi.ExportScore, ptr, n) }
+
+//go:wasmexport wharf_admission_mutate
+func wharfAdmissionMutate(ptr, n uint32) uint64 { return call(abi.ExportMutate, ptr, n) }
+
+//go:wasmexport wharf_admission_validate
+func wharfAdmissionValidate(ptr, n uint32) uint64 { return call(abi.ExportValidate, ptr, n) }
+
+//go:wasmexport wharf_controller_reconcile
+func wharfControllerReconcile(ptr, n uint32) uint64 { return call(abi.ExportReconcile, ptr, n) }
+
+func call(export string, ptr, n uint32) uint64 {
+	if registered == nil {
+		return respond(errorResponse(export, "no plugin is registered: call plugin.Register from an init function of package main"))
+	}
+	base := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(in[:cap(in)]))))
+	if cap(in) == 0 || ptr != base || n > uint32(cap(in)) {
+		return respond(errorResponse(export, "the request is not in the buffer wharf_alloc returned (host bug)"))
+	}
+	return respond(registered.Call(export, in[:n]))
+}
+
+func respond(b []byte) uint64 {
+	out = b
+	if len(b) == 0 {
+		return 0
+	}
+	return abi.Pack(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))), uint32(len(b)))
+}

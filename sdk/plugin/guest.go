@@ -1,0 +1,400 @@
+package plugin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
+	"github.com/wharfhq/wharf/sdk/plugin/internal/hook"
+)
+
+// guest is a registered plugin at the level of the ABI: request bytes in,
+// response bytes out, for each export. The wasip1 exports and plugintest
+// both call it, so a plugin tested in-process goes through the same
+// decoding and encoding as in the host.
+type guest struct {
+	info Info
+	impl any
+	md   *pluginv1.PluginMetadata
+
+	// nodes by id, as the host sent them (scheduler plugins).
+	nodes []*Node
+	// buffers reused across calls: the guest is single-threaded.
+	pod      Pod
+	ids      []uint32
+	cand     []*Node
+	verdicts []Verdict
+	scores   []int64
+	out      []byte
+	enc      verdictEncoder
+}
+
+func newGuest(info Info, impl any) (*guest, error) {
+	md, err := metadataOf(info, impl)
+	if err != nil {
+		return nil, err
+	}
+	return &guest{info: info, impl: impl, md: md}, nil
+}
+
+func init() {
+	// The protobuf runtime builds each message type's tables on first use;
+	// inside WebAssembly that takes milliseconds. Build them now, while the
+	// host starts the instance, not during the first call's deadline.
+	for _, k := range wharfv1.Kinds {
+		_ = proto.Unmarshal(nil, k.New())
+	}
+	for _, m := range []proto.Message{&pluginv1.AdmissionRequest{}, &pluginv1.ReconcileRequest{}, &pluginv1.ConfigureRequest{}} {
+		_ = proto.Unmarshal(nil, m)
+	}
+	_, _ = proto.Marshal(&pluginv1.AdmissionResponse{Allowed: true})
+	_, _ = proto.Marshal(&pluginv1.ReconcileResponse{Actions: []*pluginv1.Action{{}}})
+	// Instances are small and short-lived between calls; collect less often
+	// (the host caps memory per instance).
+	debug.SetGCPercent(400)
+	hook.New = func(info, impl any) (hook.Guest, error) {
+		i, ok := info.(Info)
+		if !ok {
+			return nil, fmt.Errorf("plugin: info is %T, not plugin.Info", info)
+		}
+		return newGuest(i, impl)
+	}
+}
+
+// Metadata returns PluginMetadata as protobuf (wharf_metadata).
+func (g *guest) Metadata() []byte {
+	b, _ := proto.Marshal(g.md)
+	return b
+}
+
+// Call runs one export on a request and returns the response bytes. A
+// panic in the plugin becomes the response's error.
+func (g *guest) Call(export string, req []byte) (resp []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp = errorResponse(export, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	switch export {
+	case abi.ExportConfigure:
+		return g.configure(req)
+	case abi.ExportNodes:
+		return g.updateNodes(req)
+	case abi.ExportFilter:
+		return g.filter(req)
+	case abi.ExportScore:
+		return g.score(req)
+	case abi.ExportMutate:
+		return g.admit(req, true)
+	case abi.ExportValidate:
+		return g.admit(req, false)
+	case abi.ExportReconcile:
+		return g.reconcile(req)
+	}
+	return errorResponse(export, "unknown export "+export)
+}
+
+// errorResponse encodes a response of export's type with only error set.
+// Every response message has error as field 15, so one encoding serves.
+func errorResponse(_ string, msg string) []byte {
+	b, _ := proto.Marshal(&pluginv1.ConfigureResponse{Error: msg})
+	return b
+}
+
+func marshal(export string, m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return errorResponse(export, "encode the response: "+err.Error())
+	}
+	return b
+}
+
+func (g *guest) configure(b []byte) []byte {
+	req := &pluginv1.ConfigureRequest{}
+	if err := proto.Unmarshal(b, req); err != nil {
+		return errorResponse(abi.ExportConfigure, "decode ConfigureRequest: "+err.Error())
+	}
+	c, ok := g.impl.(Configurer)
+	if !ok {
+		if cfg := string(req.GetConfig()); cfg != "" && cfg != "{}" && cfg != "null" {
+			return marshal(abi.ExportConfigure, &pluginv1.ConfigureResponse{Error: g.md.GetName() + " takes no config; remove spec.config"})
+		}
+		return nil
+	}
+	if err := c.Configure(req.GetConfig()); err != nil {
+		return marshal(abi.ExportConfigure, &pluginv1.ConfigureResponse{Error: err.Error()})
+	}
+	return nil
+}
+
+func (g *guest) updateNodes(b []byte) []byte {
+	var upserts []*Node
+	err := walk(b, func(f field) error {
+		switch f.num {
+		case 1:
+			if f.x != 0 {
+				clear(g.nodes)
+				g.nodes = g.nodes[:0]
+			}
+		case 2:
+			n, err := decodeSchedulerNode(f.v)
+			if err != nil {
+				return err
+			}
+			upserts = append(upserts, n)
+		case 3:
+			for v := f.v; len(v) > 0; {
+				id, k := protowire.ConsumeVarint(v)
+				if k < 0 {
+					return errWire
+				}
+				v = v[k:]
+				if int(id) < len(g.nodes) {
+					g.nodes[id] = nil
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return errorResponse(abi.ExportNodes, "NodeUpdate: "+err.Error())
+	}
+	prep, _ := g.impl.(NodePreparer)
+	for _, n := range upserts {
+		id := int(n.ID)
+		if id >= len(g.nodes) {
+			g.nodes = append(g.nodes, make([]*Node, id+1-len(g.nodes))...)
+		}
+		g.nodes[id] = n
+		if prep != nil {
+			prep.PrepareNode(n)
+		}
+	}
+	return nil
+}
+
+// candidates resolves node ids to the nodes the host sent.
+func (g *guest) candidates(ids []uint32) ([]*Node, error) {
+	if cap(g.cand) < len(ids) {
+		g.cand = make([]*Node, len(ids))
+	}
+	cand := g.cand[:len(ids)]
+	nodes := g.nodes
+	for i, id := range ids {
+		if int(id) >= len(nodes) || nodes[id] == nil {
+			return nil, fmt.Errorf("node id %d is unknown: the host never sent it (host bug)", id)
+		}
+		cand[i] = nodes[id]
+	}
+	return cand, nil
+}
+
+// schedRequest decodes a FilterRequest or ScoreRequest into g.pod and the
+// candidate nodes.
+func (g *guest) schedRequest(b []byte) ([]*Node, error) {
+	p := &g.pod
+	if p.Labels == nil {
+		p.Labels, p.Annotations, p.Requests = map[string]string{}, map[string]string{}, map[string]int64{}
+	}
+	clear(p.Labels)
+	clear(p.Annotations)
+	clear(p.Requests)
+	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
+	var err error
+	if g.ids, err = decodeSchedRequest(b, p, g.ids[:0]); err != nil {
+		return nil, err
+	}
+	return g.candidates(g.ids)
+}
+
+func (g *guest) filter(b []byte) []byte {
+	f, ok := g.impl.(Filter)
+	if !ok {
+		return errorResponse(abi.ExportFilter, g.md.GetName()+" does not implement scheduler.filter")
+	}
+	nodes, err := g.schedRequest(b)
+	if err != nil {
+		return errorResponse(abi.ExportFilter, "FilterRequest: "+err.Error())
+	}
+	if cap(g.verdicts) < len(nodes) {
+		g.verdicts = make([]Verdict, len(nodes))
+	}
+	out := g.verdicts[:len(nodes)]
+	clear(out)
+	err = f.Filter(&g.pod, nodes, out)
+	if err != nil {
+		return errorResponse(abi.ExportFilter, err.Error())
+	}
+	g.out = g.out[:0]
+	fallback := "rejected by plugin " + g.md.GetName()
+	g.enc.reset()
+	for i := range out {
+		if out[i].Rejected {
+			g.out = g.enc.append(g.out, i, &out[i], fallback)
+		}
+	}
+	clear(out) // drop the reasons for the garbage collector
+	return g.out
+}
+
+func (g *guest) score(b []byte) []byte {
+	s, ok := g.impl.(Scorer)
+	if !ok {
+		return errorResponse(abi.ExportScore, g.md.GetName()+" does not implement scheduler.score")
+	}
+	nodes, err := g.schedRequest(b)
+	if err != nil {
+		return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
+	}
+	if cap(g.scores) < len(nodes) {
+		g.scores = make([]int64, len(nodes))
+	}
+	scores := g.scores[:len(nodes)]
+	clear(scores)
+	err = s.Score(&g.pod, nodes, scores)
+	switch {
+	case errors.Is(err, ErrSkip):
+		return marshal(abi.ExportScore, &pluginv1.ScoreResponse{Skip: true})
+	case err != nil:
+		return errorResponse(abi.ExportScore, err.Error())
+	}
+	var bad int
+	if g.out, bad = appendScores(g.out[:0], scores); bad >= 0 {
+		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", scores[bad], nodes[bad].GetMetadata().GetName(), MinScore, MaxScore))
+	}
+	return g.out
+}
+
+func (g *guest) admit(b []byte, mutate bool) []byte {
+	export := abi.ExportValidate
+	if mutate {
+		export = abi.ExportMutate
+	}
+	var m Mutator
+	var v Validator
+	var ok bool
+	if mutate {
+		m, ok = g.impl.(Mutator)
+	} else {
+		v, ok = g.impl.(Validator)
+	}
+	if !ok {
+		return errorResponse(export, g.md.GetName()+" does not implement "+export)
+	}
+	wire := &pluginv1.AdmissionRequest{}
+	if err := proto.Unmarshal(b, wire); err != nil {
+		return errorResponse(export, "decode AdmissionRequest: "+err.Error())
+	}
+	req := &AdmissionRequest{
+		Operation: opName(wire.GetOperation()),
+		Kind:      wire.GetKind(),
+		Namespace: wire.GetNamespace(),
+		Name:      wire.GetName(),
+		User:      UserInfo{Name: wire.GetUser().GetName(), Groups: wire.GetUser().GetGroups()},
+		DryRun:    wire.GetDryRun(),
+	}
+	var err error
+	if req.Object, err = decodeObject(req.Kind, wire.GetObject()); err != nil {
+		return errorResponse(export, "decode object: "+err.Error())
+	}
+	if req.OldObject, err = decodeObject(req.Kind, wire.GetOldObject()); err != nil {
+		return errorResponse(export, "decode old object: "+err.Error())
+	}
+	if mutate {
+		err = m.Mutate(req)
+	} else {
+		err = v.Validate(req)
+	}
+	resp := &pluginv1.AdmissionResponse{Allowed: err == nil, Warnings: req.warnings}
+	switch {
+	case errors.Is(err, ErrFailed):
+		return errorResponse(export, err.Error())
+	case err != nil:
+		resp.Reason = err.Error()
+	case mutate && req.Object != nil:
+		// The host sends objects deterministically encoded: the same
+		// encoding of the result means no change (cheaper inside
+		// WebAssembly than cloning and comparing the object).
+		p, merr := proto.MarshalOptions{Deterministic: true}.Marshal(req.Object)
+		if merr != nil {
+			return errorResponse(export, "encode the changed object: "+merr.Error())
+		}
+		if !bytes.Equal(p, wire.GetObject()) {
+			resp.PatchedObject = p
+		}
+	}
+	return marshal(export, resp)
+}
+
+func opName(op pluginv1.Operation) string {
+	switch op {
+	case pluginv1.Operation_OPERATION_CREATE:
+		return "CREATE"
+	case pluginv1.Operation_OPERATION_UPDATE:
+		return "UPDATE"
+	case pluginv1.Operation_OPERATION_DELETE:
+		return "DELETE"
+	}
+	return ""
+}
+
+// decodeObject decodes a wharf.v1 message of kind; nil for no bytes.
+func decodeObject(kind string, b []byte) (proto.Message, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	obj := newObject(kind)
+	if obj == nil {
+		return nil, fmt.Errorf("kind %q is unknown to this SDK; rebuild the plugin with a newer SDK", kind)
+	}
+	if err := proto.Unmarshal(b, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (g *guest) reconcile(b []byte) []byte {
+	r, ok := g.impl.(Reconciler)
+	if !ok {
+		return errorResponse(abi.ExportReconcile, g.md.GetName()+" does not implement controller.reconcile")
+	}
+	wire := &pluginv1.ReconcileRequest{}
+	if err := proto.Unmarshal(b, wire); err != nil {
+		return errorResponse(abi.ExportReconcile, "decode ReconcileRequest: "+err.Error())
+	}
+	obj, err := decodeObject(wire.GetKind(), wire.GetObject())
+	if err != nil {
+		return errorResponse(abi.ExportReconcile, "decode object: "+err.Error())
+	}
+	res, err := r.Reconcile(&ReconcileRequest{
+		Kind: wire.GetKind(), Namespace: wire.GetNamespace(), Name: wire.GetName(),
+		Object: obj, Now: wire.GetNow().AsTime(),
+	})
+	if err != nil {
+		return errorResponse(abi.ExportReconcile, err.Error())
+	}
+	resp := &pluginv1.ReconcileResponse{RequeueAfterMs: res.RequeueAfter.Milliseconds()}
+	for i, a := range res.Actions {
+		wa := &pluginv1.Action{
+			Type: a.Type, Kind: a.Kind, Namespace: a.Namespace, Name: a.Name,
+			ResourceVersion: a.ResourceVersion, GracePeriodSeconds: a.GracePeriodSeconds,
+		}
+		if a.Object != nil {
+			if wa.Object, err = proto.Marshal(a.Object); err != nil {
+				return errorResponse(abi.ExportReconcile, fmt.Sprintf("action %d: encode object: %v", i, err))
+			}
+		}
+		if wa.Kind == "" {
+			return errorResponse(abi.ExportReconcile, fmt.Sprintf("action %d names no kind; make actions with plugin.Create, Update, UpdateStatus or Delete", i))
+		}
+		resp.Actions = append(resp.Actions, wa)
+	}
+	return marshal(abi.ExportReconcile, resp)
+}

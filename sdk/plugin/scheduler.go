@@ -1,0 +1,132 @@
+package plugin
+
+import (
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+)
+
+// Pod is the pod being scheduled. The fields are decoded by the SDK by
+// hand, cheaply; Object decodes the whole pod on first use, which costs
+// tens of microseconds inside WebAssembly, so a plugin that needs only
+// these fields should not call it.
+//
+// A Pod is valid during the call it was passed to; do not keep it.
+type Pod struct {
+	Namespace   string
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	// Requests are the pod's requests parsed to integers: "cpu" in
+	// millicores, "memory" in bytes, "pods" (1) and extended resources such
+	// as "nvidia.com/gpu" as counts.
+	Requests map[string]int64
+
+	raw []byte
+	obj *wharfv1.Pod
+	err error
+}
+
+// Object returns the whole pod, decoding it on first use. It returns an
+// empty pod if the bytes cannot be decoded (the host sent them, so that
+// would be a host bug).
+func (p *Pod) Object() *wharfv1.Pod {
+	if p.obj == nil {
+		p.obj = &wharfv1.Pod{}
+		p.err = proto.Unmarshal(p.raw, p.obj)
+	}
+	return p.obj
+}
+
+// NewPod returns a Pod for obj and its requests, for tests that call a
+// Filter or Scorer directly.
+func NewPod(obj *wharfv1.Pod, requests map[string]int64) *Pod {
+	raw, _ := proto.Marshal(obj)
+	return &Pod{
+		Namespace:   obj.GetMetadata().GetNamespace(),
+		Name:        obj.GetMetadata().GetName(),
+		Labels:      obj.GetMetadata().GetLabels(),
+		Annotations: obj.GetMetadata().GetAnnotations(),
+		Requests:    requests,
+		raw:         raw,
+		obj:         obj,
+	}
+}
+
+// Node is a node as the host last sent it. The SDK keeps every node the
+// host sent; Filter and Score see the candidates.
+type Node struct {
+	// ID is the host's reference for the node.
+	ID uint32
+	*wharfv1.Node
+	// Allocatable and Requested are in the units of Pod.Requests:
+	// what the node offers, and what its pods take.
+	Allocatable map[string]int64
+	Requested   map[string]int64
+	// AllocatedGPUs are the indices of the node's GPUs given to pods.
+	AllocatedGPUs []int32
+	// Scratch is the plugin's: keep what you derive from the node here
+	// (parsed labels, a summary of its GPUs). It starts nil and is dropped
+	// when the host sends a new version of the node.
+	Scratch any
+}
+
+// Free returns what is left of a resource on the node.
+func (n *Node) Free(resource string) int64 {
+	return n.Allocatable[resource] - n.Requested[resource]
+}
+
+// Verdict is Filter's answer for one node; the zero Verdict means the node
+// fits.
+type Verdict struct {
+	Rejected bool
+	// Unresolvable: no change to other pods would make the node fit (a
+	// label, a taint, a GPU model); otherwise it might (resources).
+	Unresolvable bool
+	// Reasons are what a user reads in `wharf explain`.
+	Reasons []string
+}
+
+// Reject returns a verdict that rejects a node for reasons that may
+// change (e.g. not enough free GPU memory).
+func Reject(reasons ...string) Verdict { return Verdict{Rejected: true, Reasons: reasons} }
+
+// RejectUnresolvable returns a verdict that rejects a node for good (e.g.
+// the wrong GPU model).
+func RejectUnresolvable(reasons ...string) Verdict {
+	return Verdict{Rejected: true, Unresolvable: true, Reasons: reasons}
+}
+
+// Filter says which nodes can run a pod (scheduler.filter).
+type Filter interface {
+	// Filter writes a verdict for nodes[i] into out[i]; out arrives all
+	// zero (every node fits). An error is a failure of the plugin.
+	Filter(pod *Pod, nodes []*Node, out []Verdict) error
+}
+
+// Scorer ranks the nodes that can run a pod (scheduler.score).
+type Scorer interface {
+	// Score writes a score from 0 to 100 (higher is better) for nodes[i]
+	// into scores[i]. Return ErrSkip to have no opinion on the pod; any
+	// other error is a failure of the plugin.
+	Score(pod *Pod, nodes []*Node, scores []int64) error
+}
+
+// NodePreparer is implemented by a Filter or Scorer that derives data from
+// each node (into Node.Scratch) once per version of the node: the SDK calls
+// PrepareNode when the host sends the node, outside any scheduling call's
+// deadline, so the first pod after a burst of node changes is not slow.
+type NodePreparer interface {
+	PrepareNode(n *Node)
+}
+
+// ErrSkip is what a Scorer returns to have no opinion on a pod.
+var ErrSkip = errors.New("skip")
+
+// Scores must be in [MinScore, MaxScore].
+const (
+	MinScore = 0
+	MaxScore = 100
+)

@@ -1,0 +1,287 @@
+package plugin
+
+import (
+	"errors"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The scheduling calls are the hot path: a Go protobuf decoder inside
+// WebAssembly costs tens of microseconds for a small pod, so the SDK
+// decodes FilterRequest and ScoreRequest, and encodes their responses, by
+// hand, reusing its buffers so that a call allocates almost nothing (and
+// the guest's garbage collector, which must walk every node the plugin
+// holds, seldom runs).
+
+var errWire = errors.New("malformed request")
+
+// decodeSchedRequest parses a FilterRequest or ScoreRequest (same fields)
+// into pod and appends the node ids to ids.
+func decodeSchedRequest(b []byte, pod *Pod, ids []uint32) ([]uint32, error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ids, errWire
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ids, errWire
+			}
+			b = b[n:]
+			pod.raw = append(pod.raw[:0], v...)
+			if err := decodePodMeta(v, pod); err != nil {
+				return ids, err
+			}
+		case num == 2 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ids, errWire
+			}
+			b = b[n:]
+			for len(v) > 0 {
+				// Ids below 16384 take one or two bytes: decode those inline
+				// (a call per id is measurable inside WebAssembly).
+				if c := v[0]; c < 0x80 {
+					ids = append(ids, uint32(c))
+					v = v[1:]
+					continue
+				} else if len(v) > 1 && v[1] < 0x80 {
+					ids = append(ids, uint32(c&0x7f)|uint32(v[1])<<7)
+					v = v[2:]
+					continue
+				}
+				id, n := protowire.ConsumeVarint(v)
+				if n < 0 {
+					return ids, errWire
+				}
+				v = v[n:]
+				ids = append(ids, uint32(id))
+			}
+		case num == 2 && typ == protowire.VarintType:
+			id, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return ids, errWire
+			}
+			b = b[n:]
+			ids = append(ids, uint32(id))
+		case num == 3 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ids, errWire
+			}
+			b = b[n:]
+			k, val, err := decodeInt64Entry(v)
+			if err != nil {
+				return ids, err
+			}
+			pod.Requests[k] = val
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return ids, errWire
+			}
+			b = b[n:]
+		}
+	}
+	return ids, nil
+}
+
+// decodePodMeta reads metadata (field 1 of Pod): name, namespace, labels
+// and annotations.
+func decodePodMeta(b []byte, pod *Pod) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errWire
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType {
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return errWire
+			}
+			b = b[n:]
+			continue
+		}
+		meta, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return errWire
+		}
+		b = b[n:]
+		for len(meta) > 0 {
+			num, typ, n := protowire.ConsumeTag(meta)
+			if n < 0 {
+				return errWire
+			}
+			meta = meta[n:]
+			if typ != protowire.BytesType {
+				n := protowire.ConsumeFieldValue(num, typ, meta)
+				if n < 0 {
+					return errWire
+				}
+				meta = meta[n:]
+				continue
+			}
+			v, n := protowire.ConsumeBytes(meta)
+			if n < 0 {
+				return errWire
+			}
+			meta = meta[n:]
+			switch num {
+			case 1:
+				pod.Name = string(v)
+			case 2:
+				pod.Namespace = string(v)
+			case 9, 10:
+				k, val, err := decodeStringEntry(v)
+				if err != nil {
+					return err
+				}
+				if num == 9 {
+					pod.Labels[k] = val
+				} else {
+					pod.Annotations[k] = val
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func decodeStringEntry(b []byte) (k, v string, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", "", errWire
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return "", "", errWire
+			}
+			b = b[n:]
+			continue
+		}
+		s, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return "", "", errWire
+		}
+		b = b[n:]
+		if num == 1 {
+			k = string(s)
+		} else if num == 2 {
+			v = string(s)
+		}
+	}
+	return k, v, nil
+}
+
+func decodeInt64Entry(b []byte) (k string, v int64, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", 0, errWire
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			s, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return "", 0, errWire
+			}
+			b = b[n:]
+			k = string(s)
+		case num == 2 && typ == protowire.VarintType:
+			x, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return "", 0, errWire
+			}
+			b = b[n:]
+			v = int64(x)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return "", 0, errWire
+			}
+			b = b[n:]
+		}
+	}
+	return k, v, nil
+}
+
+// appendScores encodes a ScoreResponse with scores, which must be in
+// [0, 100] and so take one byte each; bad is the first that is not, or -1.
+func appendScores(buf []byte, scores []int64) (out []byte, bad int) {
+	buf = protowire.AppendTag(buf, 1, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(len(scores)))
+	n := len(buf)
+	buf = append(buf, make([]byte, len(scores))...)
+	dst := buf[n:]
+	for i, s := range scores {
+		if uint64(s) > MaxScore {
+			return buf, i
+		}
+		dst[i] = byte(s)
+	}
+	return buf, -1
+}
+
+// verdictEncoder encodes FilterResponse.rejected entries. Filters reject
+// many nodes for the same reasons (often the same []string): the encoding
+// of the reasons is reused while they repeat.
+type verdictEncoder struct {
+	last         []string
+	unresolvable bool
+	tail         []byte // fields 2 and 3 of the last verdict
+}
+
+func (e *verdictEncoder) reset() { e.last, e.tail = nil, e.tail[:0] }
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	if &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *verdictEncoder) append(buf []byte, index int, v *Verdict, fallback string) []byte {
+	reasons := v.Reasons
+	if len(reasons) == 0 {
+		reasons = []string{fallback}
+	}
+	if !sameStrings(reasons, e.last) || v.Unresolvable != e.unresolvable || len(e.tail) == 0 {
+		e.tail = e.tail[:0]
+		if v.Unresolvable {
+			e.tail = protowire.AppendTag(e.tail, 2, protowire.VarintType)
+			e.tail = protowire.AppendVarint(e.tail, 1)
+		}
+		for _, r := range reasons {
+			e.tail = protowire.AppendTag(e.tail, 3, protowire.BytesType)
+			e.tail = protowire.AppendString(e.tail, r)
+		}
+		e.last, e.unresolvable = reasons, v.Unresolvable
+	}
+	if size := 2 + len(e.tail); index < 0x80 && size < 0x80 {
+		// The common case, written directly: 0a <size> 08 <index> <tail>.
+		buf = append(buf, 0x0a, byte(size+0), 0x08, byte(index))
+		return append(buf, e.tail...)
+	}
+	size := protowire.SizeTag(1) + protowire.SizeVarint(uint64(index)) + len(e.tail)
+	buf = protowire.AppendTag(buf, 1, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(size))
+	buf = protowire.AppendTag(buf, 1, protowire.VarintType)
+	buf = protowire.AppendVarint(buf, uint64(index))
+	return append(buf, e.tail...)
+}
