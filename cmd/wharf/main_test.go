@@ -546,7 +546,7 @@ func TestUpCommand(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"up", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "warn"},
+		done <- run(ctx, []string{"up", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "warn", "--no-node"},
 			streams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	}()
 	urlRE := regexp.MustCompile(`the API is at (http://\S+),`)

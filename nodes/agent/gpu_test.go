@@ -77,14 +77,14 @@ func TestGPUs(t *testing.T) {
 		p.Spec.Containers[0].Resources = &wharfv1.ResourceRequirements{Limits: map[string]string{gpu.ResourceName: n}}
 		return p
 	}
-	e.create(t, gpuPod("trainer", "1", "env", "exists=/dev/fake-nvidia0", "sleep"))
+	e.create(t, gpuPod("trainer", "1", "env", "exists=/dev/fake-nvidia0", "echo=END", "sleep"))
 	got := e.waitPod(t, "trainer", "Ready", ready)
 	devs := cs(got, "c").GetAllocatedDevices()
 	if len(devs) != 1 || devs[0] != fakeGPUs[0].Uuid {
 		t.Fatalf("allocatedDevices = %v, want [%s]", devs, fakeGPUs[0].Uuid)
 	}
-	out := e.waitLogLine(t, "trainer", "CDI_DRIVER=550.54.15")
-	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=" + fakeGPUs[0].Uuid, "CDI_GPU_0=" + fakeGPUs[0].Uuid} {
+	out := e.waitLogLine(t, "trainer", "END")
+	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=" + fakeGPUs[0].Uuid, "CDI_GPU_0=" + fakeGPUs[0].Uuid, "CDI_DRIVER=550.54.15"} {
 		if !slices.Contains(out, want) {
 			t.Errorf("the container's env lacks %q:\n%s", want, strings.Join(out, "\n"))
 		}
@@ -108,10 +108,10 @@ func TestGPUs(t *testing.T) {
 		t.Errorf("reason %q", got.GetStatus().GetReason())
 	}
 	// A pod without GPUs sees none.
-	e.create(t, e.pod("cpu-only", "env", "sleep"))
+	e.create(t, e.pod("cpu-only", "env", "echo=END", "sleep"))
 	e.waitPod(t, "cpu-only", "Ready", ready)
-	if out := e.waitLogLine(t, "cpu-only", "NVIDIA_VISIBLE_DEVICES=void"); slices.ContainsFunc(out, func(s string) bool { return strings.HasPrefix(s, "CDI_") }) {
-		t.Errorf("a pod without GPUs got CDI edits: %q", out)
+	if out := e.waitLogLine(t, "cpu-only", "END"); !slices.Contains(out, "NVIDIA_VISIBLE_DEVICES=void") || slices.ContainsFunc(out, func(s string) bool { return strings.HasPrefix(s, "CDI_") }) {
+		t.Errorf("a pod without GPUs: env %q, want NVIDIA_VISIBLE_DEVICES=void and no CDI edits", out)
 	}
 	// Deleting a pod frees its GPU.
 	if _, err := e.c.Pods().Delete(ctx(t), "default", "trainer", client.DeleteOptions{}); err != nil {

@@ -40,11 +40,11 @@ func TestLogs(t *testing.T) {
 	e.create(t, e.pod("talker", "echo=hello", "echoerr=oops", "lines=5", "sleep"))
 	e.waitPod(t, "talker", "Ready", ready)
 	// Wait for the last line to be written.
-	waitLogs := func(req *wharfv1.LogsRequest, want string) []string {
+	waitLogs := func(req *wharfv1.LogsRequest, want ...string) []string {
 		t.Helper()
 		for range 200 {
 			got, err := e.logs(t, req)
-			if err == nil && slices.Contains(got, want) {
+			if err == nil && !slices.ContainsFunc(want, func(w string) bool { return !slices.Contains(got, w) }) {
 				return got
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -56,8 +56,9 @@ func TestLogs(t *testing.T) {
 
 	var all []string
 	t.Run("all", func(t *testing.T) {
-		all = waitLogs(&wharfv1.LogsRequest{Name: "talker"}, "stdout: line 5")
-		// The streams are copied apart: each keeps its order, not their mix.
+		// The streams are copied apart: wait for the end of both.
+		all = waitLogs(&wharfv1.LogsRequest{Name: "talker"}, "stdout: line 5", "stderr: oops")
+		// Each stream keeps its order, not their mix.
 		var stdout []string
 		for _, l := range all {
 			if strings.HasPrefix(l, "stdout: ") {

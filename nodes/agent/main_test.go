@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +219,7 @@ func (e *env) startAgent(t *testing.T) *runningAgent {
 type helperAgent struct {
 	cmd   *exec.Cmd
 	ready string
+	done  chan struct{} // closed when the process is gone
 }
 
 // startHelperAgent starts the node's agent as a child process and waits
@@ -232,10 +234,24 @@ func (e *env) startHelperAgent(t *testing.T) *helperAgent {
 		cmd.Stderr = os.Stderr
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	h := &helperAgent{cmd: cmd, ready: ready, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the starting thread ends, and Go ends threads
+		// a goroutine left locked: hold one for the child's whole life.
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		close(h.done)
+	}()
+	if err := <-started; err != nil {
 		t.Fatal(err)
 	}
-	h := &helperAgent{cmd: cmd, ready: ready}
 	t.Cleanup(func() { h.kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -251,11 +267,8 @@ func (e *env) startHelperAgent(t *testing.T) *helperAgent {
 
 // kill SIGKILLs the agent process: no chance to clean anything up.
 func (h *helperAgent) kill() {
-	if h.cmd.ProcessState != nil {
-		return
-	}
 	h.cmd.Process.Signal(syscall.SIGKILL)
-	h.cmd.Wait()
+	<-h.done
 }
 
 func testLogger(t *testing.T) *slog.Logger {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,14 +70,17 @@ func TestPodNetwork(t *testing.T) {
 	}
 
 	// Another pod reaches it; the pod's own env sees its IP.
-	cl := e.pod("client", "get=http://"+ip.String()+":8080/", "env", "sleep")
+	cl := e.pod("client", "get=http://"+ip.String()+":8080/", "env", "echo=END", "sleep")
 	cl.Spec.Containers[0].Env = []*wharfv1.EnvVar{{Name: "MY_IP", ValueFrom: &wharfv1.EnvVarSource{FieldRef: &wharfv1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
 	e.create(t, cl)
 	clientPod := e.waitPod(t, "client", "Ready", ready)
 	if clientPod.GetStatus().GetPodIp() == ip.String() {
 		t.Errorf("two pods share %s", ip)
 	}
-	out := e.waitLogLine(t, "client", "ok from web")
+	out := e.waitLogLine(t, "client", "END")
+	if !slices.Contains(out, "ok from web") {
+		t.Errorf("the client did not reach the server pod:\n%s", strings.Join(out, "\n"))
+	}
 	if want := "MY_IP=" + clientPod.GetStatus().GetPodIp(); !strings.Contains(strings.Join(out, "\n"), want) {
 		t.Errorf("the client's env lacks %s:\n%s", want, strings.Join(out, "\n"))
 	}

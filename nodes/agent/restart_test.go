@@ -27,11 +27,19 @@ func TestAgentSIGKILL(t *testing.T) {
 	e.create(t, done)
 	e.create(t, e.pod("forced", "sleep"))
 	e.create(t, e.pod("graceful", "sleep"))
+	// An exec probe that is always running: the agent dies in the middle of
+	// one, which must not wedge the container's shim.
+	probed := e.pod("probed", "sleep")
+	probed.Spec.Containers[0].ReadinessProbe = &wharfv1.Probe{
+		Exec: &wharfv1.ExecAction{Command: []string{"/busy", "sleep=1500ms"}}, PeriodSeconds: 1, TimeoutSeconds: 5,
+	}
+	e.create(t, probed)
 
 	before := e.waitPod(t, "steady", "Ready", ready)
 	e.waitPod(t, "done", "Succeeded", phase("Succeeded"))
 	forced := e.waitPod(t, "forced", "Ready", ready)
 	e.waitPod(t, "graceful", "Ready", ready)
+	probedBefore := e.waitPod(t, "probed", "Ready", ready)
 	ctrs := e.containers(t, before.GetMetadata().GetUid())
 	if len(ctrs) != 1 || ctrs[0].State != runtime.StateRunning {
 		t.Fatalf("containers of steady: %+v", ctrs)
@@ -59,6 +67,10 @@ func TestAgentSIGKILL(t *testing.T) {
 	}
 	if c := cs(after, "c"); c.GetRestartCount() != 0 || !c.GetState().GetRunning().GetStartedAt().AsTime().Equal(cs(before, "c").GetState().GetRunning().GetStartedAt().AsTime()) {
 		t.Errorf("container status changed across the agent restart: %v -> %v", cs(before, "c"), c)
+	}
+	probedAfter := e.waitPod(t, "probed", "Ready", ready)
+	if a, b := cs(probedAfter, "c"), cs(probedBefore, "c"); a.GetRestartCount() != 0 || a.GetContainerId() != b.GetContainerId() {
+		t.Errorf("the probed container changed across the agent restart: %v -> %v", b, a)
 	}
 	if p, _ := e.c.Pods().Get(ctx(t), "default", "done"); p.GetStatus().GetPhase() != "Succeeded" || cs(p, "c").GetRestartCount() != 0 {
 		t.Errorf("the finished pod changed: %v", p.GetStatus())

@@ -24,18 +24,31 @@ func newNetNS(path string) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread enters the new namespace; it is never unlocked, so
-		// the Go runtime ends it with the goroutine instead of reusing it.
+		// The thread enters the new namespace, pins it, and goes back to
+		// the namespace it came from. Should going back fail, it stays
+		// locked and the Go runtime ends it with the goroutine rather than
+		// reuse it in the wrong namespace.
 		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open the current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare the network namespace: %w", err)
 			return
 		}
-		if err := unix.Mount(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()), path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("pin the network namespace at %s: %w", path, err)
-			return
+		err = unix.Mount(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()), path, "", unix.MS_BIND, "")
+		if err != nil {
+			err = fmt.Errorf("pin the network namespace at %s: %w", path, err)
 		}
-		errc <- nil
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		os.Remove(path)

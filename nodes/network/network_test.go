@@ -68,20 +68,32 @@ func listenIn(t *testing.T, path string) net.Listener {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		// This thread enters the namespace and is thrown away after: never
-		// unlocked.
+		// This thread enters the namespace, opens the socket there (it
+		// stays in that namespace) and goes back.
 		goruntime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			goruntime.UnlockOSThread()
+			ch <- res{err: err}
+			return
+		}
+		defer orig.Close()
 		f, err := os.Open(path)
 		if err != nil {
+			goruntime.UnlockOSThread()
 			ch <- res{err: err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			goruntime.UnlockOSThread()
 			ch <- res{err: err}
 			return
 		}
 		l, err := net.Listen("tcp", ":8080")
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			goruntime.UnlockOSThread()
+		}
 		ch <- res{l, err}
 	}()
 	r := <-ch

@@ -1,13 +1,14 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
+	"io"
+	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,7 +21,8 @@ type ExecResult struct {
 	// ExitCode is the command's exit status (128+n when killed by signal n).
 	ExitCode int32
 	// Output is the command's stdout and stderr, interleaved, cut at
-	// MaxExecOutput bytes.
+	// MaxExecOutput bytes. It is for messages (probe failures): the shim
+	// copies it, and containerd 1.6's may lose the last of stderr.
 	Output []byte
 }
 
@@ -57,16 +59,41 @@ func (r *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 	pspec.ConsoleSize = nil
 	pspec.CommandLine = ""
 
-	var out limitedBuffer
+	// The output goes to a file the shim writes itself, not through FIFOs
+	// this process reads: a shim left with an exec's FIFOs and no reader
+	// (the agent killed mid-probe) blocks opening them and stops
+	// answering for the whole container.
 	b := make([]byte, 8)
 	rand.Read(b)
 	execID := "exec-" + hex.EncodeToString(b)
-	proc, err := task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, &out, &out)))
+	outFile := filepath.Join(os.TempDir(), "wharf-"+execID+".out")
+	if err := os.WriteFile(outFile, nil, 0o600); err != nil {
+		return ExecResult{}, fmt.Errorf("runtime: exec in %s: %w", id, err)
+	}
+	defer os.Remove(outFile)
+	output := func() []byte {
+		f, err := os.Open(outFile)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(io.LimitReader(f, MaxExecOutput))
+		return b
+	}
+	proc, err := task.Exec(ctx, execID, &pspec, cio.LogFile(outFile))
 	if err != nil {
 		return ExecResult{}, wrap("exec in", id, err)
 	}
-	// Delete reaps the process and closes its IO, whatever happened.
-	defer proc.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+	// Delete reaps the process and closes its IO, whatever happened; the
+	// shim finishes copying the output first, so it is read after.
+	deleted := false
+	reap := func() {
+		if !deleted {
+			deleted = true
+			proc.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+		}
+	}
+	defer reap()
 	exited, err := proc.Wait(ctx)
 	if err != nil {
 		return ExecResult{}, wrap("exec in", id, err)
@@ -86,41 +113,15 @@ func (r *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 		if err != nil {
 			return ExecResult{}, wrap("exec in", id, err)
 		}
-		// The output may still be in flight: the IO is drained on Delete.
-		proc.IO().Wait()
-		return ExecResult{ExitCode: int32(code), Output: out.Bytes()}, nil
+		reap()
+		return ExecResult{ExitCode: int32(code), Output: output()}, nil
 	case <-timer:
 		proc.Kill(context.WithoutCancel(ctx), syscall.SIGKILL)
 		<-exited
-		return ExecResult{ExitCode: 137, Output: out.Bytes()}, fmt.Errorf("runtime: exec in %s: %v after %s: %w", id, cmd, timeout, ErrExecTimeout)
+		reap()
+		return ExecResult{ExitCode: 137, Output: output()}, fmt.Errorf("runtime: exec in %s: %v after %s: %w", id, cmd, timeout, ErrExecTimeout)
 	case <-ctx.Done():
 		proc.Kill(context.WithoutCancel(ctx), syscall.SIGKILL)
 		return ExecResult{}, wrap("exec in", id, ctx.Err())
 	}
-}
-
-// limitedBuffer keeps the first MaxExecOutput bytes written to it; it is
-// written from two goroutines (stdout and stderr).
-type limitedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := MaxExecOutput - b.buf.Len(); room > 0 {
-		if len(p) > room {
-			b.buf.Write(p[:room])
-		} else {
-			b.buf.Write(p)
-		}
-	}
-	return len(p), nil
-}
-
-func (b *limitedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

@@ -143,6 +143,11 @@ func Startup(ctx context.Context, cfg StartupConfig) (StartupResult, error) {
 			return StartupResult{}, err
 		}
 		defer exec.Command("ip", "link", "delete", bridge).Run()
+		defer func() { // releases what CNI keeps on the host (result caches)
+			for _, uid := range netm.Pods() {
+				netm.Teardown(context.Background(), uid)
+			}
+		}()
 		res.Network = "cni"
 	}
 	const node = "bench-node"
