@@ -11,8 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"net/http"
+
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+
+	"github.com/wharfhq/wharf/daemon/apiserver"
+	"github.com/wharfhq/wharf/plugins"
 
 	"github.com/wharfhq/wharf/daemon/scheduler"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
@@ -74,20 +80,48 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	if o.dataDir == "" {
 		return nil, nil, errors.New("--data-dir is empty; name a directory for the server's state")
 	}
+	// The plugin host: admission plugins join the API's request chain,
+	// scheduling plugins join every scheduler profile (as one aggregate
+	// Filter/Score plugin), controllers run against the API.
+	reg := prometheus.NewRegistry()
+	host, err := plugins.New(plugins.Options{
+		DataDir:    filepath.Join(o.dataDir, "plugins"),
+		Logger:     log.With("component", "plugins"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	var profiles *framework.Config
 	if o.schedulerConfig != "" {
 		if profiles, err = framework.LoadConfig(o.schedulerConfig); err != nil {
 			return nil, nil, err
 		}
-		if err := scheduler.CheckProfiles(profiles, nil); err != nil {
+		if err := scheduler.CheckProfiles(profiles, host.SchedulerAggregate()); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", o.schedulerConfig, err)
 		}
 	}
-	d, err := server.Start(ctx, server.Config{DataDir: o.dataDir, Listen: o.listen, Logger: log})
+	uploadPath, upload := host.Handler()
+	d, err := server.Start(ctx, server.Config{
+		DataDir: o.dataDir,
+		Listen:  o.listen,
+		Logger:  log,
+		APIOptions: []apiserver.Option{
+			apiserver.WithRegistry(reg),
+			apiserver.WithMutatingAdmission(host.Admission()),
+			apiserver.WithValidatingAdmission(host.Admission()),
+		},
+		Handlers: map[string]http.Handler{uploadPath: upload},
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := startScheduler(ctx, d, profiles, log); err != nil {
+	go func() {
+		if err := host.Run(ctx, client.New(d.URL())); err != nil && ctx.Err() == nil {
+			log.Error("plugin host stopped", "err", err)
+		}
+	}()
+	if err := startScheduler(ctx, d, plugins.EnableAggregate(profiles, 1), host.SchedulerAggregate(), log); err != nil {
 		_ = d.Shutdown(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
@@ -97,12 +131,12 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 // startScheduler runs the scheduler in the daemon's process until ctx
 // ends: it binds through the API service layer (one group commit per
 // batch) and answers SchedulerService.Explain.
-func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.Config, log *slog.Logger) error {
+func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.Config, registry framework.Registry, log *slog.Logger) error {
 	log = log.With("component", "scheduler")
 	// Its informers reach the server over loopback: no gzip, which would
 	// only cost CPU there.
 	c := client.New(d.URL(), client.WithConnectOptions(connect.WithAcceptCompression("gzip", nil, nil)))
-	s, err := scheduler.New(scheduler.Config{Client: c, Binder: d.API, Profiles: profiles, Logger: log})
+	s, err := scheduler.New(scheduler.Config{Client: c, Binder: d.API, Profiles: profiles, Registry: registry, Logger: log})
 	if err != nil {
 		return err
 	}

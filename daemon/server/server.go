@@ -33,6 +33,9 @@ type Config struct {
 	// StoreOptions and APIOptions are passed through.
 	StoreOptions []store.Option
 	APIOptions   []apiserver.Option
+	// Handlers are served on the same port next to the API, by path
+	// prefix (e.g. the plugin host's module upload service).
+	Handlers map[string]http.Handler
 }
 
 // Daemon is a running server.
@@ -87,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		log:      log,
 		served:   make(chan error, 1),
 		http: &http.Server{
-			Handler:   api.Handler(),
+			Handler:   handler(api.Handler(), cfg.Handlers),
 			Protocols: protocols,
 			// Watches are long-lived streams: allow many per connection.
 			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
@@ -98,6 +101,19 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	go func() { d.served <- d.http.Serve(ln) }()
 	log.Info("serving the API", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
 	return d, nil
+}
+
+// handler serves the API and any extra handlers on one mux.
+func handler(api http.Handler, extra map[string]http.Handler) http.Handler {
+	if len(extra) == 0 {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	for path, h := range extra {
+		mux.Handle(path, h)
+	}
+	return mux
 }
 
 // Addr is the address the daemon listens on.
