@@ -9,6 +9,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/wharfhq/wharf/sdk/client"
+
 	"github.com/wharfhq/wharf/daemon/store"
 )
 
@@ -37,14 +39,14 @@ type continueToken struct {
 
 // filter is a parsed label and field selector.
 type filter struct {
-	labels labelSelector
+	labels client.LabelSelector
 	fields fieldSelector
 }
 
-func (f filter) empty() bool { return len(f.labels) == 0 && len(f.fields) == 0 }
+func (f filter) empty() bool { return f.labels.Empty() && len(f.fields) == 0 }
 
 func (r *resource[T]) parseFilter(labelSel, fieldSel string) (filter, error) {
-	ls, err := parseLabelSelector(labelSel)
+	ls, err := client.ParseLabelSelector(labelSel)
 	if err != nil {
 		return filter{}, errBadRequest("%v", err)
 	}
@@ -56,7 +58,7 @@ func (r *resource[T]) parseFilter(labelSel, fieldSel string) (filter, error) {
 }
 
 func (f filter) matches(obj object) bool {
-	if len(f.labels) > 0 && !f.labels.matches(obj.GetMetadata().GetLabels()) {
+	if !f.labels.Empty() && !f.labels.Matches(obj.GetMetadata().GetLabels()) {
 		return false
 	}
 	return len(f.fields) == 0 || f.fields.matches(obj.ProtoReflect())

@@ -9,6 +9,7 @@ import (
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/client"
 )
 
 // Bounds on a Plugin's settings; the plugin host applies the defaults.
@@ -98,7 +99,7 @@ func validatePlugin(obj proto.Message) fieldErrors {
 		if ns := w.GetNamespace(); ns != "" {
 			validateDNSLabel(&fe, path+".namespace", ns)
 		}
-		if _, err := parseLabelSelector(w.GetLabelSelector()); err != nil {
+		if _, err := client.ParseLabelSelector(w.GetLabelSelector()); err != nil {
 			fe.add(path+".labelSelector", "%v", err)
 		}
 		if r := w.GetResyncSeconds(); r < 0 || r > pluginMaxResyncSecond {
