@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -40,29 +41,18 @@ func newBenchAPICommand(g *globals) *cobra.Command {
 			if verbose {
 				cfg.Log = os.Stderr
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("cpu profile: %w", err)
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("cpu profile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			fmt.Fprintf(g.Err, "bench api: %d clients, %d watchers, %s warm-up, %s measured...\n",
 				cfg.Clients, cfg.Watchers, cfg.Warmup, cfg.Duration)
 			res, err := bench.API(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			b, err := json.Marshal(res)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.Out, string(b))
-			return nil
+			return printJSON(g.Out, res)
 		},
 	}
 	f := cmd.Flags()
@@ -75,4 +65,34 @@ func newBenchAPICommand(g *globals) *cobra.Command {
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the server's warnings to stderr")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called; an
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// printJSON prints a benchmark's figures as its last line.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }

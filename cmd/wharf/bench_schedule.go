@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -41,12 +40,7 @@ func newBenchScheduleCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := json.Marshal(res)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.Out, string(b))
-			return nil
+			return printJSON(g.Out, res)
 		},
 	}
 	f := cmd.Flags()

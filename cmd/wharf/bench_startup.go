@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -27,28 +24,17 @@ func newBenchStartupCommand(g *globals) *cobra.Command {
 			if verbose {
 				cfg.Log = g.Err
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("cpu profile: %w", err)
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("cpu profile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			fmt.Fprintf(g.Err, "bench startup: %d pods at %.1f/s...\n", cfg.Pods, cfg.Rate)
 			res, err := bench.Startup(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			b, err := json.Marshal(res)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.Out, string(b))
-			return nil
+			return printJSON(g.Out, res)
 		},
 	}
 	f := cmd.Flags()
