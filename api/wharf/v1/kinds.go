@@ -6,7 +6,11 @@
 // handler code is in the wharfv1connect subpackage.
 package wharfv1
 
-import "google.golang.org/protobuf/proto"
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
 
 // KindInfo describes one kind the API serves.
 type KindInfo struct {
@@ -27,33 +31,14 @@ type KindInfo struct {
 // (pod) or a short name (po). The match ignores case.
 func LookupKind(name string) (KindInfo, bool) {
 	for _, k := range Kinds {
-		if equalFold(name, k.Kind) || equalFold(name, k.Resource) {
+		if strings.EqualFold(name, k.Kind) || strings.EqualFold(name, k.Resource) {
 			return k, true
 		}
 		for _, s := range k.ShortNames {
-			if equalFold(name, s) {
+			if strings.EqualFold(name, s) {
 				return k, true
 			}
 		}
 	}
 	return KindInfo{}, false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
 }
