@@ -52,6 +52,13 @@ type APIResult struct {
 	DurationS    float64 `json:"duration_s"`
 	StoreCommits uint64  `json:"store_commits"`
 	OpsPerCommit float64 `json:"ops_per_commit"`
+	// CPUUSPerCreate is the process's CPU time (server and in-process
+	// clients together) over the creates of the measured window: steadier
+	// than creates/s on a shared machine. CPUCores is that CPU time over
+	// the window's wall time: below the core count, the load is bound by
+	// latency somewhere rather than by CPU.
+	CPUUSPerCreate float64 `json:"cpu_us_per_create"`
+	CPUCores       float64 `json:"cpu_cores"`
 }
 
 // API runs the API benchmark: a server with a durable store on a temp dir;
@@ -195,10 +202,10 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 	time.Sleep(cfg.Warmup)
 	commits0 := d.Store.Stats()
 	measuring.Store(true)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	time.Sleep(cfg.Duration)
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	commits1 := d.Store.Stats()
 	close(stop)
 	cwg.Wait()
@@ -235,6 +242,10 @@ func API(ctx context.Context, cfg APIConfig) (APIResult, error) {
 		StoreCommits: commits1.Commits - commits0.Commits,
 	}
 	res.CreatesPerS = float64(res.Creates) / elapsed.Seconds()
+	if res.Creates > 0 {
+		res.CPUUSPerCreate = float64(cpu.Microseconds()) / float64(res.Creates)
+	}
+	res.CPUCores = cpu.Seconds() / elapsed.Seconds()
 	if res.StoreCommits > 0 {
 		res.OpsPerCommit = float64(commits1.CommittedOps-commits0.CommittedOps) / float64(res.StoreCommits)
 	}
