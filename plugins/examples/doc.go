@@ -9,6 +9,10 @@
 //	    :latest images).
 //	  - defaults: admission.mutate (default labels and tolerations).
 //	  - podttl: controller.reconcile (delete finished pods after a TTL).
+//	  - preferzone: scheduler.score (prefer nodes in the zones the config
+//	    names); the scorer of the plugin tutorial, docs/plugins.md.
+//	  - requireteam: admission.validate (pods need a team label); the
+//	    validator of the plugin tutorial.
 //
 // The plugin host's tests build and exercise them end to end; each also
 // has in-process tests with sdk/plugin/plugintest.
