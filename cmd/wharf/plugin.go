@@ -512,7 +512,9 @@ func dryRunScheduling(ctx context.Context, g *globals, o pluginInstallOptions, t
 		case pluginv1.PointSchedulerFilter:
 			prof.Filter = append(prof.Filter, o.name)
 		case pluginv1.PointSchedulerScore:
-			prof.Score = append(prof.Score, framework.WeightedPlugin{Name: o.name, Weight: trial.Weight()})
+			// The server weighs all scoring plugins together as one scorer
+			// (their mean by scoreWeight); alone, the plugin is that scorer.
+			prof.Score = append(prof.Score, framework.WeightedPlugin{Name: o.name, Weight: pluginsScoreWeight})
 		}
 	}
 	withPlugin, err := framework.New(prof, reg)
@@ -556,7 +558,13 @@ func dryRunScheduling(ctx context.Context, g *globals, o pluginInstallOptions, t
 				}
 			}
 			snap, _ := framework.NewSnapshot(nodes.Items, others)
-			pi, err := framework.NewPodInfo(p)
+			unbound := p
+			if p.GetSpec().GetNodeName() != "" {
+				// Where would it go now: its binding is not a constraint.
+				unbound = proto.Clone(p).(*wharfv1.Pod)
+				unbound.Spec.NodeName = ""
+			}
+			pi, err := framework.NewPodInfo(unbound)
 			if err != nil {
 				fmt.Fprintf(tw, "  %s/%s\t%s\t%v\t\n", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), pluginDash(p.GetSpec().GetNodeName()), err)
 				continue

@@ -121,12 +121,17 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 			log.Error("plugin host stopped", "err", err)
 		}
 	}()
-	if err := startScheduler(ctx, d, plugins.EnableAggregate(profiles, 1), host.SchedulerAggregate(), log); err != nil {
+	if err := startScheduler(ctx, d, plugins.EnableAggregate(profiles, pluginsScoreWeight), host.SchedulerAggregate(), log); err != nil {
 		_ = d.Shutdown(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
 	return d, log, nil
 }
+
+// pluginsScoreWeight is the weight of the scheduling plugins' scores next
+// to the built-in scorers': the plugins count as one scorer, whose score
+// is the mean of theirs weighted by each Plugin's scoreWeight.
+const pluginsScoreWeight = 1
 
 // startScheduler runs the scheduler in the daemon's process until ctx
 // ends: it binds through the API service layer (one group commit per
