@@ -26,7 +26,8 @@ type nodeLog struct {
 	log     []nodeChange // changes with seq > base, in order
 	base    uint64
 	seq     uint64
-	mark    []uint64 // scratch: last seq an id was collected at
+	mark    []uint64 // scratch: the last delta (pass) an id was collected in
+	pass    uint64
 }
 
 type nodeChange struct {
@@ -109,14 +110,18 @@ func (l *nodeLog) delta(buf []byte, seq uint64) ([]byte, uint64) {
 	for len(l.mark) < len(l.nodes) {
 		l.mark = append(l.mark, 0)
 	}
+	// Each delta marks the ids it collected with a pass of its own: two
+	// instances brought up to the same seq (the sync loop does that to
+	// every idle instance in turn) must each get every change.
+	l.pass++
 	var removed []uint32
 	// Newest first, so each id is sent once, in its latest state.
 	for i := len(l.log) - 1; i >= 0 && l.log[i].seq > seq; i-- {
 		id := l.log[i].id
-		if l.mark[id] == l.seq {
+		if l.mark[id] == l.pass {
 			continue
 		}
-		l.mark[id] = l.seq
+		l.mark[id] = l.pass
 		if enc := l.nodes[id]; enc != nil {
 			buf = protowire.AppendTag(buf, 2, protowire.BytesType)
 			buf = protowire.AppendBytes(buf, enc)
