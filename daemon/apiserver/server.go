@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,7 @@ type config struct {
 	watchBuffer    int
 	watchCacheSize int
 	reapInterval   time.Duration
+	services       []ServiceFunc
 }
 
 // Option configures a Server.
@@ -126,6 +128,19 @@ func WithWatchBuffer(n int) Option { return optionFunc(func(c *config) { c.watch
 // for watches that resume slightly behind (default 10000).
 func WithWatchCache(n int) Option { return optionFunc(func(c *config) { c.watchCacheSize = n }) }
 
+// ServiceFunc builds one more Connect service, the way the generated
+// New<Service>Handler functions do: it returns the service's path prefix
+// and handler, built with the options it is given.
+type ServiceFunc func(opts ...connect.HandlerOption) (string, http.Handler)
+
+// WithService serves another Connect service on the API's port, behind the
+// same request chain as the kinds' services: authentication, request
+// metrics, error logging, and listed by gRPC reflection and health. The
+// plugin host's module upload service comes in this way.
+func WithService(f ServiceFunc) Option {
+	return optionFunc(func(c *config) { c.services = append(c.services, f) })
+}
+
 // New returns a Server over st. It creates the default namespace and
 // starts following the store; Close stops it (and not the store).
 func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
@@ -162,6 +177,13 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 	)
 	s.addNodeServices(interceptors) // pod logs and pod CIDRs for node agents (nodes.go)
 	s.mountScheduler(interceptors, connect.WithReadMaxBytes(16<<20), connect.WithCompressMinBytes(4096))
+	for _, f := range cfg.services {
+		path, h := f(interceptors)
+		if _, taken := s.handlers[path]; taken {
+			return nil, fmt.Errorf("apiserver: service %s is served twice", strings.Trim(path, "/"))
+		}
+		s.handlers[path] = h
+	}
 
 	s.namespaces.hub.observe = s.nsCache.observe
 
