@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,12 @@ type Options struct {
 	CacheDir string
 	// Engine options, for tests and benchmarks.
 	EngineOptions []wasm.EngineOption
+	// ModuleGrace is how long an uploaded module that no Plugin names is
+	// kept (default an hour: `wharf plugin install` uploads, then creates
+	// the Plugin; a dry run uploads and creates nothing). ModuleGCInterval
+	// is how often such modules are looked for (default 10 minutes).
+	ModuleGrace      time.Duration
+	ModuleGCInterval time.Duration
 }
 
 // Host runs the plugins Plugin objects describe. See the package doc.
@@ -59,6 +66,8 @@ type Host struct {
 
 	queue  chan string
 	queued sync.Map
+
+	moduleGrace, moduleGCInterval time.Duration
 }
 
 // Default timeouts per call.
@@ -96,6 +105,9 @@ func New(opts Options) (*Host, error) {
 		metrics: newMetrics(opts.Registerer),
 		plugins: map[string]*plugin{},
 		queue:   make(chan string, 1024),
+
+		moduleGrace:      cmp.Or(opts.ModuleGrace, time.Hour),
+		moduleGCInterval: cmp.Or(opts.ModuleGCInterval, 10*time.Minute),
 	}
 	h.service = &moduleService{h: h, info: map[string]*wharfv1.PluginModuleInfo{}}
 	h.events = newEventRecorder(h)
@@ -169,15 +181,46 @@ func (h *Host) Run(ctx context.Context, c *client.Client) error {
 		wg.Wait()
 		h.unloadAll()
 	}()
+	gc := time.NewTicker(h.moduleGCInterval)
+	defer gc.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-gc.C:
+			if inf.HasSynced() { // an empty cache would name no module at all
+				h.collectModules(inf.List())
+			}
 		case name := <-h.queue:
 			h.queued.Delete(name)
 			obj, ok := inf.Get("", name)
 			h.sync(ctx, name, obj, ok)
 		}
+	}
+}
+
+// collectModules removes uploaded modules that none of objs names and no
+// loaded plugin runs, once they are older than the grace period.
+func (h *Host) collectModules(objs []*wharfv1.Plugin) {
+	keep := map[string]bool{}
+	for _, obj := range objs {
+		keep[obj.GetSpec().GetModule()] = true
+		keep[obj.GetStatus().GetModule()] = true
+	}
+	h.mu.Lock()
+	for _, p := range h.plugins {
+		if v := p.cur.Load(); v != nil {
+			keep[v.module] = true
+		}
+	}
+	h.mu.Unlock()
+	removed, err := h.modules.Collect(func(d string) bool { return keep[d] }, time.Now().Add(-h.moduleGrace))
+	for _, d := range removed {
+		h.service.forget(d)
+		h.log.Info("plugin module removed: no Plugin names it", "module", d)
+	}
+	if err != nil {
+		h.log.Warn("plugin modules not collected", "err", err)
 	}
 }
 

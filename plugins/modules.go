@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 var (
@@ -19,7 +20,8 @@ var (
 
 // ModuleStore keeps module bytes by content: dir/sha256/<hex>.wasm. Writes
 // are atomic (a temp file renamed into place), so a reader never sees half
-// a module, and storing the same bytes twice is a no-op.
+// a module, and storing the same bytes twice only marks them fresh.
+// Collect removes what no Plugin names any more.
 type ModuleStore struct {
 	dir string
 }
@@ -51,6 +53,12 @@ func (s *ModuleStore) Put(b []byte) (string, error) {
 	digest := Digest(b)
 	p, _ := s.path(digest)
 	if _, err := os.Stat(p); err == nil {
+		// Stored already: mark it fresh, so that collection does not take
+		// it away before the Plugin that is about to name it exists.
+		now := time.Now()
+		if err := os.Chtimes(p, now, now); err != nil {
+			return "", fmt.Errorf("plugin modules: %w", err)
+		}
 		return digest, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(p), "upload-*")
@@ -92,4 +100,44 @@ func (s *ModuleStore) Get(digest string) ([]byte, error) {
 		return nil, fmt.Errorf("plugin modules: %s is corrupt on disk (its bytes hash to %s); upload the module again", digest, Digest(b))
 	}
 	return b, nil
+}
+
+// Collect removes the modules keep does not want that were stored before
+// olderThan, and returns the digests it removed. Temp files of uploads
+// that died half-way are removed by the same rule.
+func (s *ModuleStore) Collect(keep func(digest string) bool, olderThan time.Time) ([]string, error) {
+	dir := filepath.Join(s.dir, "sha256")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin modules: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(olderThan) {
+			continue
+		}
+		name := e.Name()
+		digest := ""
+		if hexSum, ok := strings.CutSuffix(name, ".wasm"); ok {
+			digest = "sha256:" + hexSum
+			if keep(digest) {
+				continue
+			}
+		} else if !strings.HasPrefix(name, "upload-") {
+			continue // not ours
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		if digest != "" {
+			removed = append(removed, digest)
+		}
+	}
+	if len(errs) > 0 {
+		return removed, fmt.Errorf("plugin modules: collect: %w", errors.Join(errs...))
+	}
+	return removed, nil
 }

@@ -41,7 +41,7 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func startServer(t testing.TB) *testServer {
+func startServer(t testing.TB, hostOpts ...func(*plugins.Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	log := logger()
@@ -52,21 +52,22 @@ func startServer(t testing.TB) *testServer {
 	reg := prometheus.NewRegistry()
 	// The compilation cache is shared across tests and runs: compiling a Go
 	// plugin takes seconds.
-	h, err := plugins.New(plugins.Options{DataDir: filepath.Join(dir, "plugins"), Logger: log, Registerer: reg,
-		CacheDir: filepath.Join(os.TempDir(), "wharf-plugins-cache-test")})
+	opts := plugins.Options{DataDir: filepath.Join(dir, "plugins"), Logger: log, Registerer: reg,
+		CacheDir: filepath.Join(os.TempDir(), "wharf-plugins-cache-test")}
+	for _, f := range hostOpts {
+		f(&opts)
+	}
+	h, err := plugins.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	api, err := apiserver.New(ctx, st, apiserver.WithLogger(log), apiserver.WithRegistry(reg),
-		apiserver.WithMutatingAdmission(h.Admission()), apiserver.WithValidatingAdmission(h.Admission()))
+		apiserver.WithMutatingAdmission(h.Admission()), apiserver.WithValidatingAdmission(h.Admission()),
+		apiserver.WithService(h.Handler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api.Handler())
-	path, handler := h.Handler()
-	mux.Handle(path, handler)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func startServer(t testing.TB) *testServer {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: mux, Protocols: protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 10000}}
+	srv := &http.Server{Handler: api.Handler(), Protocols: protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 10000}}
 	go srv.Serve(ln)
 
 	url := "http://" + ln.Addr().String()

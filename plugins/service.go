@@ -78,6 +78,13 @@ func (s *moduleService) Get(ctx context.Context, req *connect.Request[wharfv1.Ge
 	return connect.NewResponse(&wharfv1.GetPluginModuleResponse{Module: digest, Size: int64(len(b)), Info: info}), nil
 }
 
+// forget drops the cached metadata of a module that was removed.
+func (s *moduleService) forget(digest string) {
+	s.mu.Lock()
+	delete(s.info, digest)
+	s.mu.Unlock()
+}
+
 func moduleInfo(md *pluginv1.PluginMetadata) *wharfv1.PluginModuleInfo {
 	return &wharfv1.PluginModuleInfo{
 		Name:            md.GetName(),
