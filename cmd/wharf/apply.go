@@ -49,10 +49,7 @@ func runApply(ctx context.Context, g *globals, files []string, ns string) error 
 	c := g.client()
 	var failed error
 	for _, o := range objs {
-		res, err := resourceFor(c, o.Kind)
-		if err != nil {
-			return err
-		}
+		res := resourceFor(c, o.Kind)
 		obj := o.Message.(client.Object)
 		r, err := res.Apply(ctx, obj)
 		if err != nil {

@@ -91,10 +91,7 @@ func runDelete(cmd *cobra.Command, g *globals, o deleteOptions, args []string) e
 		case len(names) == 0 && o.labelSelector == "" && !o.all:
 			return usageError(cmd, "name the %s to delete, or select them with -l or --all", info.Resource)
 		case len(names) == 0:
-			res, err := resourceFor(c, info)
-			if err != nil {
-				return err
-			}
+			res := resourceFor(c, info)
 			objs, _, err := res.List(ctx, client.ListOptions{Namespace: ns, LabelSelector: o.labelSelector})
 			if err != nil {
 				return err
@@ -128,10 +125,7 @@ type deleteTarget struct {
 func deleteAll(ctx context.Context, g *globals, c *client.Client, targets []deleteTarget, opts client.DeleteOptions, ignoreNotFound bool) error {
 	var failed error
 	for _, t := range targets {
-		res, err := resourceFor(c, t.info)
-		if err != nil {
-			return err
-		}
+		res := resourceFor(c, t.info)
 		if _, err := res.Delete(ctx, t.namespace, t.name, opts); err != nil {
 			if client.IsNotFound(err) && ignoreNotFound {
 				continue

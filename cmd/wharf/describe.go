@@ -40,10 +40,7 @@ func runDescribe(ctx context.Context, g *globals, ns, kind string, names []strin
 		return err
 	}
 	c := g.client()
-	res, err := resourceFor(c, info)
-	if err != nil {
-		return err
-	}
+	res := resourceFor(c, info)
 	if info.Namespaced {
 		ns = namespaceOr(ns)
 	} else {

@@ -63,10 +63,7 @@ func runGet(ctx context.Context, g *globals, o getOptions, kind string, names []
 	if err != nil {
 		return err
 	}
-	res, err := resourceFor(g.client(), info)
-	if err != nil {
-		return err
-	}
+	res := resourceFor(g.client(), info)
 	if len(names) > 0 && o.allNamespaces {
 		return errors.New("a name cannot be combined with --all-namespaces; name the namespace with -n")
 	}

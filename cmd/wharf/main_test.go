@@ -498,8 +498,8 @@ func TestEveryKindHasAClient(t *testing.T) {
 	t.Parallel()
 	c := client.New("http://127.0.0.1:1")
 	for _, k := range wharfv1.Kinds {
-		if _, err := resourceFor(c, k); err != nil {
-			t.Errorf("%s: %v", k.Kind, err)
+		if got := resourceFor(c, k).Info(); got.Kind != k.Kind {
+			t.Errorf("resourceFor(%s) is the client of %s", k.Kind, got.Kind)
 		}
 		for _, name := range append([]string{k.Kind, k.Resource, strings.ToLower(k.Kind)}, k.ShortNames...) {
 			if got, err := lookupKind(name); err != nil || got.Kind != k.Kind {

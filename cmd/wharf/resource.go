@@ -22,25 +22,6 @@ type resource interface {
 	Apply(ctx context.Context, obj client.Object) (*client.ApplyResult[client.Object], error)
 }
 
-// resourceFor returns the client of kind info.
-func resourceFor(c *client.Client, info wharfv1.KindInfo) (resource, error) {
-	switch info.Kind {
-	case "Namespace":
-		return typed[*wharfv1.Namespace]{info, c.Namespaces()}, nil
-	case "Node":
-		return typed[*wharfv1.Node]{info, c.Nodes()}, nil
-	case "Pod":
-		return typed[*wharfv1.Pod]{info, c.Pods()}, nil
-	case "Event":
-		return typed[*wharfv1.Event]{info, c.Events()}, nil
-	case "PodGroup":
-		return typed[*wharfv1.PodGroup]{info, c.PodGroups()}, nil
-	case "Plugin":
-		return typed[*wharfv1.Plugin]{info, c.Plugins()}, nil
-	}
-	return nil, fmt.Errorf("the CLI does not support %s yet", info.Plural)
-}
-
 // lookupKind finds a kind by any of its names (pod, pods, po, Pod).
 func lookupKind(name string) (wharfv1.KindInfo, error) {
 	if info, ok := wharfv1.LookupKind(name); ok {
