@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"net/http"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +100,6 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 			return nil, nil, fmt.Errorf("%s: %w", o.schedulerConfig, err)
 		}
 	}
-	uploadPath, upload := host.Handler()
 	d, err := server.Start(ctx, server.Config{
 		DataDir: o.dataDir,
 		Listen:  o.listen,
@@ -110,8 +108,9 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 			apiserver.WithRegistry(reg),
 			apiserver.WithMutatingAdmission(host.Admission()),
 			apiserver.WithValidatingAdmission(host.Admission()),
+			// Module uploads go through the API's request chain.
+			apiserver.WithService(host.Handler),
 		},
-		Handlers: map[string]http.Handler{uploadPath: upload},
 	})
 	if err != nil {
 		return nil, nil, err
