@@ -11,17 +11,15 @@ import (
 	"strings"
 	"time"
 
-
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/wharfhq/wharf/daemon/apiserver"
-	"github.com/wharfhq/wharf/plugins"
-
 	"github.com/wharfhq/wharf/daemon/scheduler"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/daemon/server"
+	"github.com/wharfhq/wharf/plugins"
 	"github.com/wharfhq/wharf/sdk/client"
 )
 
