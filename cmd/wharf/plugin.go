@@ -50,6 +50,7 @@ type pluginInstallOptions struct {
 	points        []string
 	kinds         []string
 	operations    []string
+	namespaces    []string
 	dryRun        bool
 	dryRunLimit   int
 }
@@ -61,6 +62,8 @@ func newPluginInstallCommand(g *globals) *cobra.Command {
 		Short: "Upload a module and install it, or upgrade the plugin of that name",
 		Long: "Upload FILE.wasm and create the Plugin NAME, or point the existing one at the new module\n" +
 			"(an upgrade: the new version loads and checks its config first, then replaces the old one).\n" +
+			"An upgrade keeps the Plugin's settings (config, failure policy, timeout, rules, ...) except\n" +
+			"those given on the command line; --config '' and the like reset one to its default.\n" +
 			"With --dry-run nothing is installed: the plugin runs here against the live state and the\n" +
 			"command prints what it would change (which objects a validator would refuse or a mutator\n" +
 			"would change; where a scheduling plugin would place pending and recently placed pods).",
@@ -80,6 +83,7 @@ func newPluginInstallCommand(g *globals) *cobra.Command {
 	f.StringSliceVar(&o.points, "extension-points", nil, "enable only these of the module's extension points")
 	f.StringSliceVar(&o.kinds, "kinds", nil, "admission: only requests for these kinds (e.g. Pod)")
 	f.StringSliceVar(&o.operations, "operations", nil, "admission: only these operations (CREATE, UPDATE, DELETE)")
+	f.StringSliceVar(&o.namespaces, "namespaces", nil, "admission: only requests in these namespaces")
 	f.BoolVar(&o.dryRun, "dry-run", false, "run the plugin against the live state without installing it, and print what would change")
 	f.IntVar(&o.dryRunLimit, "dry-run-limit", 50, "with --dry-run, the most objects or pods to report")
 	return cmd
@@ -104,14 +108,79 @@ func (o pluginInstallOptions) spec() (*wharfv1.PluginSpec, error) {
 		}
 		s.Config = st
 	}
-	if len(o.kinds) > 0 || len(o.operations) > 0 {
-		ops := make([]string, len(o.operations))
-		for i, op := range o.operations {
-			ops[i] = strings.ToUpper(op)
-		}
-		s.AdmissionRules = []*wharfv1.AdmissionRule{{Kinds: o.kinds, Operations: ops}}
+	if len(o.kinds) > 0 || len(o.operations) > 0 || len(o.namespaces) > 0 {
+		s.AdmissionRules = []*wharfv1.AdmissionRule{{Kinds: o.kinds, Operations: o.upperOperations(), Namespaces: o.namespaces}}
 	}
 	return s, nil
+}
+
+func (o pluginInstallOptions) upperOperations() []string {
+	ops := make([]string, len(o.operations))
+	for i, op := range o.operations {
+		ops[i] = strings.ToUpper(op)
+	}
+	return ops
+}
+
+// installSpec is the spec an install writes: for a new Plugin (old nil),
+// the flags' settings; for an installed one, its settings with those the
+// command line names (set reports which) replaced, so that an upgrade
+// keeps the config, policy and rules it does not mention.
+func (o pluginInstallOptions) installSpec(old *wharfv1.PluginSpec, set func(flag string) bool) (*wharfv1.PluginSpec, error) {
+	s, err := o.spec()
+	if err != nil || old == nil {
+		return s, err
+	}
+	out := proto.Clone(old).(*wharfv1.PluginSpec)
+	if set("config") {
+		out.Config = s.Config
+	}
+	if set("failure-policy") {
+		out.FailurePolicy = s.FailurePolicy
+	}
+	if set("timeout") {
+		out.Timeout = s.Timeout
+	}
+	if set("memory-limit") {
+		out.MemoryLimitMib = s.MemoryLimitMib
+	}
+	if set("score-weight") {
+		out.ScoreWeight = s.ScoreWeight
+	}
+	if set("extension-points") {
+		out.ExtensionPoints = s.ExtensionPoints
+	}
+	if set("kinds") || set("operations") || set("namespaces") {
+		// The flags edit the one rule they make; rules written through the
+		// API some other way are replaced.
+		r := &wharfv1.AdmissionRule{}
+		if len(old.GetAdmissionRules()) == 1 {
+			r = proto.Clone(old.GetAdmissionRules()[0]).(*wharfv1.AdmissionRule)
+		}
+		if set("kinds") {
+			r.Kinds = o.kinds
+		}
+		if set("operations") {
+			r.Operations = o.upperOperations()
+		}
+		if set("namespaces") {
+			r.Namespaces = o.namespaces
+		}
+		out.AdmissionRules = nil
+		if len(r.GetKinds())+len(r.GetOperations())+len(r.GetNamespaces()) > 0 {
+			out.AdmissionRules = []*wharfv1.AdmissionRule{r}
+		}
+	}
+	return out, nil
+}
+
+// pluginGet returns the Plugin name, nil when there is none.
+func pluginGet(ctx context.Context, g *globals, name string) (*wharfv1.Plugin, error) {
+	p, err := g.client().Plugins().Get(ctx, "", name)
+	if client.IsNotFound(err) {
+		return nil, nil
+	}
+	return p, err
 }
 
 func (g *globals) moduleClient() wharfv1connect.PluginModuleServiceClient {
@@ -127,33 +196,30 @@ func runPluginInstall(cmd *cobra.Command, g *globals, o pluginInstallOptions, fi
 	if err != nil {
 		return err
 	}
-	spec, err := o.spec()
-	if err != nil {
+	if _, err := o.spec(); err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	set := cmd.Flags().Changed
 	if o.dryRun {
+		old, err := pluginGet(ctx, g, o.name)
+		if err != nil {
+			return err
+		}
+		spec, _ := o.installSpec(old.GetSpec(), set)
 		return runPluginDryRun(ctx, g, o, module, spec)
 	}
 	up, err := g.moduleClient().Upload(ctx, connect.NewRequest(&wharfv1.UploadPluginModuleRequest{Module: module}))
 	if err != nil {
 		return err
 	}
-	spec.Module = up.Msg.GetModule()
 	info := up.Msg.GetInfo()
-	res, err := g.client().Plugins().Apply(ctx, &wharfv1.Plugin{Metadata: &wharfv1.ObjectMeta{Name: o.name}, Spec: spec})
+	obj, verb, err := pluginWrite(ctx, g, o, set, up.Msg.GetModule())
 	if err != nil {
 		return err
 	}
-	verb := "configured"
-	switch {
-	case res.Created:
-		verb = "installed"
-	case !res.Changed:
-		verb = "unchanged"
-	}
-	fmt.Fprintf(g.Out, "plugin/%s %s: %s %s (%s) at %s\n", o.name, verb, info.GetName(), info.GetVersion(), pluginShort(spec.Module), strings.Join(info.GetExtensionPoints(), ", "))
+	fmt.Fprintf(g.Out, "plugin/%s %s: %s %s (%s) at %s\n", o.name, verb, info.GetName(), info.GetVersion(), pluginShort(up.Msg.GetModule()), strings.Join(info.GetExtensionPoints(), ", "))
 	// Wait a little for the server to load it, so that errors show here.
-	p, err := pluginWaitLoaded(ctx, g, o.name, res.Object.GetMetadata().GetGeneration())
+	p, err := pluginWaitLoaded(ctx, g, o.name, obj.GetMetadata().GetGeneration())
 	if err != nil {
 		return err
 	}
@@ -166,6 +232,45 @@ func runPluginInstall(cmd *cobra.Command, g *globals, o pluginInstallOptions, fi
 		fmt.Fprintf(g.Out, "plugin/%s %s: %s\n", o.name, strings.ToLower(p.GetStatus().GetPhase()), p.GetStatus().GetMessage())
 	}
 	return nil
+}
+
+// pluginWrite creates the Plugin, or updates the installed one (keeping
+// what the command line does not name), to serve module. verb says which
+// happened: installed, configured or unchanged.
+func pluginWrite(ctx context.Context, g *globals, o pluginInstallOptions, set func(string) bool, module string) (*wharfv1.Plugin, string, error) {
+	plugins := g.client().Plugins()
+	for range 5 {
+		old, err := pluginGet(ctx, g, o.name)
+		if err != nil {
+			return nil, "", err
+		}
+		spec, err := o.installSpec(old.GetSpec(), set)
+		if err != nil {
+			return nil, "", err
+		}
+		spec.Module = module
+		if old == nil {
+			p, err := plugins.Create(ctx, &wharfv1.Plugin{Metadata: &wharfv1.ObjectMeta{Name: o.name}, Spec: spec})
+			if client.IsAlreadyExists(err) {
+				continue // installed by someone else meanwhile
+			}
+			return p, "installed", err
+		}
+		upd := proto.Clone(old).(*wharfv1.Plugin)
+		upd.Spec = spec
+		p, err := plugins.Update(ctx, upd)
+		if client.IsConflict(err) {
+			continue // changed meanwhile: merge onto the new settings
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if p.GetMetadata().GetGeneration() == old.GetMetadata().GetGeneration() {
+			return p, "unchanged", nil
+		}
+		return p, "configured", nil
+	}
+	return nil, "", fmt.Errorf("plugin %s is being changed by others at the same time; try again", o.name)
 }
 
 func pluginWaitLoaded(ctx context.Context, g *globals, name string, gen int64) (*wharfv1.Plugin, error) {
