@@ -40,6 +40,7 @@ type watchEvent[T object] struct {
 // goes to. Watchers must not modify obj or prev.
 type hubEvent[T object] struct {
 	rev      int64
+	rv       string // rev, formatted
 	typ      store.EventType
 	ns       string
 	obj      T
@@ -72,10 +73,55 @@ type watcher[T object] struct {
 	indexed   bool
 	bookmarks bool
 	after     int64 // deliver only events above this revision
-	ch        chan watchEvent[T]
+	q         eventQueue[T]
 	done      chan struct{}
 	once      sync.Once
 	err       error
+}
+
+// eventQueue is a watcher's pending events: the hub appends under its
+// lock, the watch's goroutine takes everything pending at once. It holds
+// only what is pending, so an idle watch costs no buffer (a fixed channel
+// of the cut-off size cost 80 KiB per watch, all of it scanned by every
+// GC), and one wake-up sends a burst.
+type eventQueue[T object] struct {
+	mu    sync.Mutex
+	items []watchEvent[T]
+	limit int           // more pending than this: the watcher is too slow
+	ready chan struct{} // a token while items may be non-empty
+}
+
+func newEventQueue[T object](limit int) eventQueue[T] {
+	return eventQueue[T]{limit: max(limit, 1), ready: make(chan struct{}, 1)}
+}
+
+// put appends ev; false when limit events are pending already.
+func (q *eventQueue[T]) put(ev watchEvent[T]) bool {
+	q.mu.Lock()
+	if len(q.items) >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, ev)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the pending events and leaves spare (emptied) in their
+// place. The caller clears what it got before handing it back as spare.
+func (q *eventQueue[T]) take(spare []watchEvent[T]) []watchEvent[T] {
+	if cap(spare) > 256 {
+		spare = nil // let a burst's buffer go
+	}
+	q.mu.Lock()
+	out := q.items
+	q.items = spare[:0]
+	q.mu.Unlock()
+	return out
 }
 
 func (w *watcher[T]) fail(err error) {
@@ -93,7 +139,7 @@ func (w *watcher[T]) convert(e *hubEvent[T]) (watchEvent[T], bool) {
 	if e.rev <= w.after {
 		return none, false
 	}
-	rv := strconv.FormatInt(e.rev, 10)
+	rv := e.rv
 	if e.typ == store.EventProgress {
 		if !w.bookmarks {
 			return none, false
@@ -216,10 +262,10 @@ func (h *hub[T]) run(ctx context.Context, rev int64) {
 }
 
 func (h *hub[T]) newEvent(ev store.Event) *hubEvent[T] {
-	e := &hubEvent[T]{rev: ev.Revision, typ: ev.Type, prevKV: ev.PrevKV, r: h.r}
+	e := &hubEvent[T]{rev: ev.Revision, rv: strconv.FormatInt(ev.Revision, 10), typ: ev.Type, prevKV: ev.PrevKV, r: h.r}
 	if ev.Type == store.EventProgress {
 		e.obj = h.r.newObject()
-		h.r.meta(e.obj).ResourceVersion = strconv.FormatInt(ev.Revision, 10)
+		h.r.meta(e.obj).ResourceVersion = e.rv
 		return e
 	}
 	obj, err := h.r.decode(ev.KV)
@@ -296,9 +342,7 @@ func (h *hub[T]) deliver(w *watcher[T], e *hubEvent[T]) {
 	if !ok {
 		return
 	}
-	select {
-	case w.ch <- out:
-	default:
+	if !w.q.put(out) {
 		w.fail(store.ErrWatcherTooSlow)
 		h.removeLocked(w)
 	}
@@ -444,7 +488,7 @@ func (r *resource[T]) watch(ctx context.Context, opts watchOptions, send func(wa
 		ns:        ns,
 		f:         f,
 		bookmarks: opts.AllowBookmarks,
-		ch:        make(chan watchEvent[T], r.s.cfg.watchBuffer),
+		q:         newEventQueue[T](r.s.cfg.watchBuffer),
 		done:      make(chan struct{}),
 	}
 	if r.hub.indexName != "" {
@@ -485,28 +529,33 @@ func (r *resource[T]) watch(ctx context.Context, opts watchOptions, send func(wa
 			return err
 		}
 	}
+	var batch []watchEvent[T]
+	sendAll := func() error {
+		batch = w.q.take(batch)
+		defer clear(batch) // let the objects go
+		for _, ev := range batch {
+			if err := send(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.s.closing:
 			return store.ErrClosed
-		case ev := <-w.ch:
-			if err := send(ev); err != nil {
+		case <-w.q.ready:
+			if err := sendAll(); err != nil {
 				return err
 			}
 		case <-w.done:
-			// Drain what was queued before the cut-off, then report it.
-			for {
-				select {
-				case ev := <-w.ch:
-					if err := send(ev); err != nil {
-						return err
-					}
-				default:
-					return w.err
-				}
+			// Send what was queued before the cut-off, then report it.
+			if err := sendAll(); err != nil {
+				return err
 			}
+			return w.err
 		}
 	}
 }
