@@ -18,7 +18,9 @@ func newBenchStartupCommand(g *globals) *cobra.Command {
 		Long: "Starts a containerd of its own, a server with a durable store and a node agent, creates --pods pods\n" +
 			"bound to the node at --rate pods/s and measures each one's time from Create to Running (as a watcher\n" +
 			"sees it); then times raw containerd create+starts of the same image. Prints\n" +
-			`{"pods","p50_ms","p99_ms","containerd_p50_ms","ratio"} as one JSON line. Needs root.`,
+			`{"pods","p50_ms","p99_ms","containerd_p50_ms","ratio","network","log_driver"} as one JSON line. Needs root.` + "\n" +
+			"Containers' logs go through wharf-log-driver when it is installed beside this binary (go tool task build\n" +
+			"puts it there), else through this binary, which starts more slowly: log_driver says which.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {

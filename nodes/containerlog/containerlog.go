@@ -11,11 +11,12 @@
 // the driver is a child of the shim, not of the agent, logs keep being written
 // while the agent is down or restarting.
 //
-// The driver is the agent's own binary: the runtime hands the shim a
-// binary:// log URI ([DriverURI]) and the shim starts that binary with the
-// container's stdout and stderr. Every program that gives its path to the
-// runtime (cmd/wharf, and the test binaries of packages that run containers,
-// in TestMain) must therefore begin with
+// The runtime hands the shim a binary:// log URI ([DriverURI]) and the shim
+// starts that program with the container's stdout and stderr. The program is
+// wharf-log-driver (cmd/wharf-log-driver) when it is installed next to the
+// agent's binary, else the agent's own binary ([DefaultDriver]). Every
+// program that may be used so (cmd/wharf, and the test binaries of packages
+// that run containers, in TestMain) must therefore begin with
 //
 //	if containerlog.IsDriver(os.Args) {
 //		os.Exit(containerlog.RunDriver(os.Args))

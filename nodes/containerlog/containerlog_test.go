@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -166,12 +167,35 @@ func TestFollowCancel(t *testing.T) {
 }
 
 // TestDriver runs this test binary as the shim would run the driver.
+// TestDriver runs the driver as the shim does: this test binary (as the
+// wharf binary is run), and cmd/wharf-log-driver.
 func TestDriver(t *testing.T) {
 	t.Parallel()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Run("own_binary", func(t *testing.T) {
+		t.Parallel()
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testDriver(t, exe)
+	})
+	t.Run("wharf_log_driver", func(t *testing.T) {
+		t.Parallel()
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			if gobin, err = exec.LookPath("go"); err != nil {
+				t.Skip("no go tool to build cmd/wharf-log-driver with")
+			}
+		}
+		exe := filepath.Join(t.TempDir(), DriverProgram)
+		if b, err := exec.Command(gobin, "build", "-o", exe, "../../cmd/wharf-log-driver").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, b)
+		}
+		testDriver(t, exe)
+	})
+}
+
+func testDriver(t *testing.T, exe string) {
 	path := filepath.Join(t.TempDir(), "ns_pod_uid", "c", "0.log")
 	u := DriverURI(DriverConfig{Binary: exe, Path: path, MaxSize: 1 << 20, MaxFiles: 2})
 	var args []string
@@ -205,6 +229,28 @@ func TestDriver(t *testing.T) {
 	got := readAll(t, path, ReadOptions{})
 	if len(got) != 2 || !strings.Contains(fmt.Sprint(got), "stdout:hello") || !strings.Contains(fmt.Sprint(got), "stderr:oops") {
 		t.Errorf("log = %q", got)
+	}
+}
+
+func TestDriverBeside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "wharf")
+	if got := driverBeside(exe); got != exe {
+		t.Errorf("no driver beside: %q, want %q", got, exe)
+	}
+	drv := filepath.Join(dir, DriverProgram)
+	if err := os.WriteFile(drv, []byte("#!/bin/true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := driverBeside(exe); got != exe {
+		t.Errorf("driver beside, not executable: %q, want %q", got, exe)
+	}
+	if err := os.Chmod(drv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := driverBeside(exe); got != drv {
+		t.Errorf("driver beside: %q, want %q", got, drv)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -19,10 +20,44 @@ const (
 	argMaxFiles = "wharf-log-max-files"
 )
 
+// DriverProgram is the file name of the program that runs only the log
+// driver (cmd/wharf-log-driver). [DefaultDriver] looks for it next to the
+// running executable.
+const DriverProgram = "wharf-log-driver"
+
+// DefaultDriver returns the program to hand the shim as the log driver:
+// [DriverProgram] when it is installed next to the running executable, else
+// the running executable itself, which must then begin with the IsDriver
+// check (see the package doc).
+//
+// # Notes
+//
+// The shim waits for the driver to start before it starts the container,
+// so the driver's start-up is part of every container start: a few
+// milliseconds for DriverProgram, 10 to 30 for the wharf binary, which
+// initializes every package it links first.
+func DefaultDriver() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("containerlog: log driver: %w", err)
+	}
+	return driverBeside(exe), nil
+}
+
+// driverBeside returns DriverProgram in exe's directory if it is an
+// executable file there, else exe.
+func driverBeside(exe string) string {
+	p := filepath.Join(filepath.Dir(exe), DriverProgram)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+		return p
+	}
+	return exe
+}
+
 // DriverConfig is what the log driver of one container writes where.
 type DriverConfig struct {
-	// Binary is the absolute path of the program that runs the driver (the
-	// agent's own executable).
+	// Binary is the absolute path of the program that runs the driver
+	// ([DefaultDriver]).
 	Binary string
 	// Path is the log file.
 	Path string

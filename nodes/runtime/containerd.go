@@ -3,12 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/wharfhq/wharf/nodes/containerlog"
 )
 
 // Defaults of [Config].
@@ -41,7 +42,9 @@ type Config struct {
 	// PodDir holds pod volumes (emptyDir).
 	PodDir string
 	// LogDriver is the absolute path of the program the shim runs as log
-	// driver (see package containerlog); default: this executable.
+	// driver (see package containerlog); default:
+	// containerlog.DefaultDriver(), wharf-log-driver next to this
+	// executable, else this executable.
 	LogDriver string
 	// LogMaxSize (bytes) and LogMaxFiles bound each container's log files.
 	LogMaxSize  int64
@@ -70,11 +73,11 @@ func (c Config) withDefaults() (Config, error) {
 		c.LogMaxFiles = DefaultLogMaxFiles
 	}
 	if c.LogDriver == "" {
-		exe, err := os.Executable()
+		d, err := containerlog.DefaultDriver()
 		if err != nil {
-			return c, fmt.Errorf("runtime: log driver: %w", err)
+			return c, fmt.Errorf("runtime: %w", err)
 		}
-		c.LogDriver = exe
+		c.LogDriver = d
 	}
 	for _, p := range []*string{&c.LogDir, &c.PodDir, &c.LogDriver} {
 		if !filepath.IsAbs(*p) {

@@ -35,7 +35,8 @@
 // (<log dir>/<namespace>_<pod>_<uid>/<container>/<restart count>.log) in the
 // CRI log format, written by a log driver process that containerd's shim
 // starts (see package nodes/containerlog), rotated by size. The driver is
-// the agent's own binary: its main must hand over to
+// wharf-log-driver when it is installed next to the agent's binary, else the
+// agent's own binary, whose main must then hand over to
 // containerlog.RunDriver when containerlog.IsDriver(os.Args).
 //
 // # Notes

@@ -56,6 +56,10 @@ type StartupResult struct {
 	ContainerdP50MS float64 `json:"containerd_p50_ms"`
 	Ratio           float64 `json:"ratio"`
 	Network         string  `json:"network"`
+	// LogDriver names the program the shim ran as each container's log
+	// driver: wharf-log-driver when it is installed beside the running
+	// binary, else the running binary itself (slower to start).
+	LogDriver string `json:"log_driver"`
 }
 
 // Startup runs the pod start-up benchmark on real containerd: it starts a
@@ -132,7 +136,7 @@ func Startup(ctx context.Context, cfg StartupConfig) (StartupResult, error) {
 	defer d.Shutdown(context.Background())
 	c := client.New(d.URL())
 
-	res := StartupResult{Pods: cfg.Pods, Network: "host"}
+	res := StartupResult{Pods: cfg.Pods, Network: "host", LogDriver: filepath.Base(rt.Config().LogDriver)}
 	var netm *network.Manager
 	if !cfg.HostNetwork && network.Missing(nil) == "" {
 		b := make([]byte, 3)
