@@ -200,8 +200,9 @@ func (w *podWorker) observeExits(pod *wharfv1.Pod, runs map[string][]runtime.Con
 }
 
 // advance takes the next steps: network, GPUs, init containers in order,
-// then the containers. It reports whether it changed a container, and when
-// to look again.
+// then the containers. The runs of the containers it starts are put in
+// runs; it reports whether it changed a container otherwise (runs is then
+// stale), and when to look again.
 func (w *podWorker) advance(ctx context.Context, pod *wharfv1.Pod, runs map[string][]runtime.ContainerStatus) (changed bool, after time.Duration) {
 	a := w.a
 	after = a.cfg.ResyncInterval
@@ -222,11 +223,11 @@ func (w *podWorker) advance(ctx context.Context, pod *wharfv1.Pod, runs map[stri
 		if len(rs) > 0 && rs[0].State == runtime.StateExited && rs[0].ExitCode == 0 {
 			continue // done
 		}
-		ch, d := w.ensure(ctx, pod, c, rs, true)
+		ch, d := w.ensure(ctx, pod, c, runs, true)
 		return ch, min(after, d)
 	}
 	for _, c := range spec.GetContainers() {
-		ch, d := w.ensure(ctx, pod, c, runs[c.GetName()], false)
+		ch, d := w.ensure(ctx, pod, c, runs, false)
 		changed = changed || ch
 		after = min(after, d)
 	}
@@ -235,16 +236,17 @@ func (w *podWorker) advance(ctx context.Context, pod *wharfv1.Pod, runs map[stri
 
 // ensure moves one container towards running as the restart policy says:
 // start its first run, restart it after its back-off, or kill it when a
-// probe says so.
-func (w *podWorker) ensure(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Container, rs []runtime.ContainerStatus, init bool) (changed bool, after time.Duration) {
+// probe says so. A run it starts is put in runs.
+func (w *podWorker) ensure(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Container, runs map[string][]runtime.ContainerStatus, init bool) (changed bool, after time.Duration) {
 	a := w.a
 	after = a.cfg.ResyncInterval
 	name := c.GetName()
+	rs := runs[name]
 	if len(rs) == 0 {
 		if d := w.restartBackOff(name).wait(time.Now()); d > 0 {
 			return false, d // a failed start backs off too
 		}
-		return w.start(ctx, pod, c, 0, nil)
+		return w.start(ctx, pod, c, 0, runs)
 	}
 	latest := rs[0]
 	switch latest.State {
@@ -254,7 +256,7 @@ func (w *podWorker) ensure(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Con
 		if d := w.restartBackOff(name).wait(time.Now()); d > 0 {
 			return false, d
 		}
-		return w.start(ctx, pod, c, latest.RestartCount, &latest)
+		return w.start(ctx, pod, c, latest.RestartCount, runs)
 	case runtime.StateRunning:
 		grace := probeGrace(pod, c)
 		failed, msg, why := false, "", killedProbe
@@ -294,7 +296,7 @@ func (w *podWorker) ensure(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Con
 		return false, d
 	}
 	bo.retry(time.Now())
-	return w.start(ctx, pod, c, latest.RestartCount+1, nil)
+	return w.start(ctx, pod, c, latest.RestartCount+1, runs)
 }
 
 // Why this agent killed a run (podWorker.killed).
@@ -345,13 +347,18 @@ func probeGrace(pod *wharfv1.Pod, c *wharfv1.Container) time.Duration {
 	return time.Duration(pod.GetSpec().GetTerminationGracePeriodSeconds()) * time.Second
 }
 
-// start makes run restartCount of container c and starts it; existing is
-// that run when it was created before and not started.
-func (w *podWorker) start(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Container, restartCount int32, existing *runtime.ContainerStatus) (changed bool, after time.Duration) {
+// start makes run restartCount of container c, unless runs has it (created
+// before and not started), and starts it. The started run goes first in
+// runs[c's name], so the status written next shows it without asking
+// containerd again: that is part of every pod's start-up.
+func (w *podWorker) start(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Container, restartCount int32, runs map[string][]runtime.ContainerStatus) (changed bool, after time.Duration) {
 	a := w.a
 	name := c.GetName()
 	id := runtime.ContainerID(w.uid, name, restartCount)
-	if existing == nil {
+	rs := runs[name]
+	if len(rs) > 0 && rs[0].ID == id {
+		rs = rs[1:] // created before: this run replaces it below
+	} else {
 		if ok, d := w.ensureImage(ctx, pod, c); !ok {
 			return false, d
 		}
@@ -380,7 +387,8 @@ func (w *podWorker) start(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Cont
 	if !w.waitNetwork(ctx, pod) {
 		return false, time.Second
 	}
-	if err := a.rt.StartContainer(ctx, id); err != nil {
+	st, err := a.rt.StartContainer(ctx, id)
+	if err != nil {
 		// Start again from a fresh container, within the restart back-off.
 		a.rt.DeleteContainer(context.WithoutCancel(ctx), id)
 		w.restartBackOff(name).retry(time.Now())
@@ -388,9 +396,11 @@ func (w *podWorker) start(ctx context.Context, pod *wharfv1.Pod, c *wharfv1.Cont
 		a.events.container(pod, name, typeWarning, "Failed", "Error: "+err.Error())
 		return true, w.restartBackOff(name).wait(time.Now())
 	}
+	runs[name] = append([]runtime.ContainerStatus{st}, rs...)
 	delete(w.waiting, name)
 	a.events.container(pod, name, typeNormal, "Started", "Started container "+name)
-	return true, 0
+	// Its exit wakes the worker (watch), and so do its probes.
+	return false, a.cfg.ResyncInterval
 }
 
 // containerConfig is the runtime's view of run restartCount of c: the

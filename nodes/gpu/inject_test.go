@@ -161,7 +161,7 @@ func TestCDIInjection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateContainer: %v", err)
 	}
-	if err := rt.StartContainer(ctx, id); err != nil {
+	if _, err := rt.StartContainer(ctx, id); err != nil {
 		t.Fatalf("StartContainer: %v", err)
 	}
 	st, err := rt.WaitContainer(ctx, id)

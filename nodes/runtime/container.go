@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,25 +37,42 @@ func (r *Containerd) CreateContainer(ctx context.Context, cfg ContainerConfig) (
 		return "", fmt.Errorf("runtime: create container: pod uid, container name and image are required: %w", ErrInvalidSpec)
 	}
 	id := ContainerID(md.GetUid(), c.GetName(), cfg.RestartCount)
+	err := r.create(ctx, cfg, id)
+	if errdefs.IsNotFound(err) && !errors.Is(err, ErrImageNotPresent) {
+		// The image's content or snapshot went since it was last seen
+		// unpacked (create forgot that): look at the image again.
+		err = r.create(ctx, cfg, id)
+	}
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// create creates container id from cfg; a create that fails for want of
+// the image's content or snapshot makes the next look at the image ask
+// containerd whether it is unpacked.
+func (r *Containerd) create(ctx context.Context, cfg ContainerConfig, id string) error {
+	md, c := cfg.Pod.GetMetadata(), cfg.Container
 	img, err := r.image(ctx, c.GetImage())
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return "", fmt.Errorf("runtime: create container %s: image %s: %w", id, c.GetImage(), ErrImageNotPresent)
+			return fmt.Errorf("runtime: create container %s: image %s: %w", id, c.GetImage(), ErrImageNotPresent)
 		}
-		return "", err
+		return err
 	}
 	mounts, err := r.mounts(cfg)
 	if err != nil {
-		return "", err
+		return err
 	}
 	specOpts, err := r.specOpts(ctx, cfg, img, id, mounts)
 	if err != nil {
-		return "", err
+		return err
 	}
 	labels := map[string]string{}
 	for k, v := range cfg.Labels {
 		if strings.HasPrefix(k, labelPrefix) {
-			return "", fmt.Errorf("runtime: create container %s: label %q: the %s prefix is reserved: %w", id, k, labelPrefix, ErrInvalidSpec)
+			return fmt.Errorf("runtime: create container %s: label %q: the %s prefix is reserved: %w", id, k, labelPrefix, ErrInvalidSpec)
 		}
 		labels[k] = v
 	}
@@ -81,26 +100,31 @@ func (r *Containerd) CreateContainer(ctx context.Context, cfg ContainerConfig) (
 		containerd.WithRuntime(runcRuntime, runtimeOpts),
 		containerd.WithNewSpec(specOpts...),
 		containerd.WithContainerLabels(labels))
-	if err != nil {
-		return "", wrap("create container", id, err)
+	if errdefs.IsNotFound(err) {
+		r.unpacked.Delete(img.Target().Digest)
 	}
-	return id, nil
+	if err != nil {
+		return wrap("create container", id, err)
+	}
+	return nil
 }
 
 // StartContainer implements [Runtime]. Its stdout and stderr go to the log
 // driver; its start time is recorded in a label.
-func (r *Containerd) StartContainer(ctx context.Context, id string) error {
+func (r *Containerd) StartContainer(ctx context.Context, id string) (ContainerStatus, error) {
 	ctx = r.ns(ctx)
 	ctr, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
-		return wrap("start container", id, err)
+		return ContainerStatus{}, wrap("start container", id, err)
 	}
-	labels, err := ctr.Labels(ctx)
+	// LoadContainer has just read the labels.
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
 	if err != nil {
-		return wrap("start container", id, err)
+		return ContainerStatus{}, wrap("start container", id, err)
 	}
+	labels := maps.Clone(info.Labels)
 	if labels[LabelStartedAt] != "" {
-		return fmt.Errorf("runtime: start container %s: started before, at %s: %w", id, labels[LabelStartedAt], errdefs.ErrFailedPrecondition)
+		return ContainerStatus{}, fmt.Errorf("runtime: start container %s: started before, at %s: %w", id, labels[LabelStartedAt], errdefs.ErrFailedPrecondition)
 	}
 	uri := containerlog.DriverURI(containerlog.DriverConfig{
 		Binary:   r.cfg.LogDriver,
@@ -110,16 +134,17 @@ func (r *Containerd) StartContainer(ctx context.Context, id string) error {
 	})
 	task, err := ctr.NewTask(ctx, cio.LogURI(uri))
 	if err != nil {
-		return wrap("start container", id, err)
+		return ContainerStatus{}, wrap("start container", id, err)
 	}
 	// Taken before Start: a process that exits at once must not seem to
 	// have finished before it started.
 	// The label is written while the task starts (a start costs as much as
 	// both together otherwise); a failed start takes it back.
 	started := time.Now().UTC()
+	labels[LabelStartedAt] = started.Format(time.RFC3339Nano)
 	labeled := make(chan error, 1)
 	go func() {
-		_, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: started.Format(time.RFC3339Nano)})
+		_, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: labels[LabelStartedAt]})
 		labeled <- err
 	}()
 	if err := task.Start(ctx); err != nil {
@@ -127,12 +152,14 @@ func (r *Containerd) StartContainer(ctx context.Context, id string) error {
 		if <-labeled == nil {
 			ctr.SetLabels(ctx, map[string]string{LabelStartedAt: ""})
 		}
-		return wrap("start container", id, err)
+		return ContainerStatus{}, wrap("start container", id, err)
 	}
 	if err := <-labeled; err != nil {
-		return wrap("start container", id, err)
+		return ContainerStatus{}, wrap("start container", id, err)
 	}
-	return nil
+	s := statusFromLabels(id, info.Image, info.CreatedAt, labels)
+	s.State, s.Pid, s.Reason = StateRunning, task.Pid(), ""
+	return s, nil
 }
 
 // StopContainer implements [Runtime].

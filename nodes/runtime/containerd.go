@@ -95,6 +95,9 @@ type Containerd struct {
 	// locks serializes the recording of a container's exit (reap) within
 	// this process.
 	locks sync.Map // container ID -> *sync.Mutex
+	// unpacked are the images (by manifest digest) seen unpacked, with
+	// when (time.Time): CreateContainer skips asking again for a while.
+	unpacked sync.Map
 }
 
 var _ Runtime = (*Containerd)(nil)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -102,20 +103,29 @@ func (r *Containerd) image(ctx context.Context, ref string) (containerd.Image, e
 	if err != nil {
 		return nil, fmt.Errorf("runtime: image %s: %w", name, err)
 	}
+	if at, ok := r.unpacked.Load(i.Target().Digest); ok && time.Since(at.(time.Time)) < unpackedFor {
+		return i, nil
+	}
 	if err := r.unpack(ctx, i); err != nil {
 		return nil, err
 	}
 	return i, nil
 }
 
+// unpackedFor is how long an image seen unpacked is taken to be. Asking
+// the snapshotter reads the image's manifest and config and costs a few
+// milliseconds of each container create; an image removed meanwhile shows
+// as a failed create, which asks again (see CreateContainer).
+const unpackedFor = 30 * time.Second
+
 func (r *Containerd) unpack(ctx context.Context, i containerd.Image) error {
 	ok, err := i.IsUnpacked(ctx, r.cfg.Snapshotter)
-	if err == nil && ok {
-		return nil
+	if err != nil || !ok {
+		if err := i.Unpack(ctx, r.cfg.Snapshotter); err != nil && !errdefs.IsAlreadyExists(err) {
+			return fmt.Errorf("runtime: unpack %s: %w", i.Name(), err)
+		}
 	}
-	if err := i.Unpack(ctx, r.cfg.Snapshotter); err != nil && !errdefs.IsAlreadyExists(err) {
-		return fmt.Errorf("runtime: unpack %s: %w", i.Name(), err)
-	}
+	r.unpacked.Store(i.Target().Digest, time.Now())
 	return nil
 }
 

@@ -98,7 +98,7 @@ func (e *env) run(t *testing.T, p *wharfv1.Pod, restart int32) string {
 	if err != nil {
 		t.Fatalf("CreateContainer: %v", err)
 	}
-	if err := e.rt.StartContainer(ctx(t), id); err != nil {
+	if _, err := e.rt.StartContainer(ctx(t), id); err != nil {
 		t.Fatalf("StartContainer: %v", err)
 	}
 	return id

@@ -49,7 +49,7 @@ func TestNetNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.StartContainer(ctx(t), id); err != nil {
+	if _, err := e.rt.StartContainer(ctx(t), id); err != nil {
 		t.Fatal(err)
 	}
 	st := e.wait(t, id)

@@ -28,8 +28,9 @@ type Runtime interface {
 	// CreateContainer creates (does not start) the container for one run
 	// of a pod's container and returns its ID.
 	CreateContainer(ctx context.Context, cfg ContainerConfig) (string, error)
-	// StartContainer starts a created container.
-	StartContainer(ctx context.Context, id string) error
+	// StartContainer starts a created container and returns its status as
+	// of the start (running; it may have exited since).
+	StartContainer(ctx context.Context, id string) (ContainerStatus, error)
 	// StopContainer sends SIGTERM, then SIGKILL to all its processes after
 	// grace, and waits for the exit. Stopping a container that is not
 	// running is not an error.

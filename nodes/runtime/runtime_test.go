@@ -1,8 +1,10 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -166,7 +170,7 @@ func TestLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rt.StartContainer(ctx(t), id); err != nil {
+		if _, err := rt.StartContainer(ctx(t), id); err != nil {
 			t.Fatal(err)
 		}
 		st, err := rt.WaitContainer(ctx(t), id)
@@ -223,12 +227,21 @@ func TestReadopt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.StartContainer(ctx(t), id); err != nil {
+	started, err := e.rt.StartContainer(ctx(t), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	before, err := e.rt.ContainerStatus(ctx(t), id)
 	if err != nil || before.State != runtime.StateRunning || before.Pid == 0 {
 		t.Fatalf("status = %+v, %v", before, err)
+	}
+	// What the start returned is what a look at the container says.
+	if started.ID != before.ID || started.State != before.State || started.Pid != before.Pid ||
+		!started.StartedAt.Equal(before.StartedAt) || !started.CreatedAt.Equal(before.CreatedAt) ||
+		started.RestartCount != 2 || started.Name != "c" || started.PodUID != before.PodUID ||
+		started.Image != before.Image || started.ImageID != before.ImageID || started.LogPath != before.LogPath ||
+		!maps.Equal(started.Labels, before.Labels) {
+		t.Errorf("StartContainer returned\n%+v\nContainerStatus says\n%+v", started, before)
 	}
 	waitLog(t, before, "up")
 	e.rt.Close()
@@ -315,6 +328,44 @@ func TestPull(t *testing.T) {
 			t.Errorf("error = %v, want ErrImagePull", err)
 		}
 	})
+}
+
+// TestCreateUnpacksAgain: an image whose snapshots went after a create saw
+// it unpacked is unpacked again by the next create, not reported broken.
+func TestCreateUnpacksAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.run(t, pod("sleep"), 0)
+	if err := e.rt.DeleteContainer(ctx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := containerd.New(e.inst.Address, containerd.WithDefaultNamespace("wharf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Only the image's snapshots are left: remove them, leaves first.
+	sn := cl.SnapshotService(e.inst.Snapshotter)
+	for removed := true; removed; {
+		removed = false
+		var keys []string
+		sn.Walk(ctx(t), func(_ context.Context, i snapshots.Info) error {
+			keys = append(keys, i.Name)
+			return nil
+		})
+		for _, k := range keys {
+			if sn.Remove(ctx(t), k) == nil {
+				removed = true
+			}
+		}
+	}
+	if n := 0; sn.Walk(ctx(t), func(context.Context, snapshots.Info) error { n++; return nil }) != nil || n != 0 {
+		t.Fatalf("%d snapshots left", n)
+	}
+	id = e.run(t, pod("sleep"), 0)
+	if st, err := e.rt.ContainerStatus(ctx(t), id); err != nil || st.State != runtime.StateRunning {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
 }
 
 func TestCreateErrors(t *testing.T) {
@@ -418,7 +469,7 @@ func TestContainerSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.StartContainer(ctx(t), id); err != nil {
+	if _, err := e.rt.StartContainer(ctx(t), id); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := e.rt.ContainerStatus(ctx(t), id)
