@@ -3,9 +3,14 @@ package plugins
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -228,22 +233,37 @@ func resourceMap(r *framework.Resource) map[string]int64 {
 // nodeCache maps the framework's NodeInfos to the ids one loaded module
 // knows nodes by, and sends the module a node when it is new or its
 // NodeInfo's generation changed.
+//
+// It runs for every candidate node of every scheduling call: what it reads
+// per node is in hot, a dense slice by id, and a node's last use is noted
+// once a minute at most.
 type nodeCache struct {
 	mu        sync.Mutex
 	byName    map[string]*nodeRef
-	byPtr     map[*framework.NodeInfo]*nodeRef
+	byPtr     map[*framework.NodeInfo]uint32
+	hot       []hotRef // by id
 	free      []uint32
 	next      uint32
 	lastSweep time.Time
-	ids       []uint32
+}
+
+// hotRef is what refs reads of a node on every call.
+type hotRef struct {
+	ptr    *framework.NodeInfo
+	gen    int64
+	minute int64 // of the last call that named the node
+	ref    *nodeRef
 }
 
 type nodeRef struct {
 	id   uint32
 	name string
-	ptr  *framework.NodeInfo
-	gen  int64
-	seen time.Time
+	// obj is the node object last sent, enc its encoding (SchedulerNode
+	// fields 2 and 3): most changes are to what the node's pods request,
+	// and the object goes again as the same bytes, which the guest need
+	// not decode again.
+	obj *wharfv1.Node
+	enc []byte
 }
 
 // nodeIdle is how long a node may go unseen in any call before it is
@@ -251,7 +271,7 @@ type nodeRef struct {
 const nodeIdle = 10 * time.Minute
 
 func newNodeCache() *nodeCache {
-	return &nodeCache{byName: map[string]*nodeRef{}, byPtr: map[*framework.NodeInfo]*nodeRef{}, lastSweep: time.Now()}
+	return &nodeCache{byName: map[string]*nodeRef{}, byPtr: map[*framework.NodeInfo]uint32{}, lastSweep: time.Now()}
 }
 
 // refs returns the ids of nodes (valid until the next call), after sending
@@ -260,43 +280,113 @@ func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint3
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
+	minute := now.Unix() / 60
 	ids := make([]uint32, len(nodes))
-	var ups []*pluginv1.SchedulerNode
+	var ups []wasm.EncodedNode
 	for i, n := range nodes {
-		r := c.byPtr[n]
-		if r == nil {
-			if r = c.byName[n.Name]; r == nil {
-				r = &nodeRef{id: c.alloc(), name: n.Name, gen: -1}
-				c.byName[n.Name] = r
-			}
-			if r.ptr != nil {
-				delete(c.byPtr, r.ptr)
-			}
-			r.ptr = n
-			c.byPtr[n] = r
+		id, ok := c.byPtr[n]
+		if !ok {
+			id = c.attach(n)
 		}
-		if r.gen != n.Generation {
-			r.gen = n.Generation
-			ups = append(ups, schedulerNode(r.id, n))
+		h := &c.hot[id]
+		if h.gen != n.Generation {
+			up, err := h.ref.encode(n)
+			if err != nil {
+				return nil, err
+			}
+			h.gen = n.Generation
+			ups = append(ups, up)
 		}
-		r.seen = now
-		ids[i] = r.id
+		if h.minute != minute {
+			h.minute = minute
+		}
+		ids[i] = id
 	}
 	var removed []uint32
 	if now.Sub(c.lastSweep) > time.Minute {
 		c.lastSweep = now
 		for name, r := range c.byName {
-			if now.Sub(r.seen) > nodeIdle {
+			if minute-c.hot[r.id].minute > int64(nodeIdle/time.Minute) {
 				removed = append(removed, c.drop(name, r))
 			}
 		}
 	}
 	if len(ups) > 0 || len(removed) > 0 {
-		if err := mod.UpdateNodes(ups, removed); err != nil {
-			return nil, err
-		}
+		mod.UpdateEncodedNodes(ups, removed)
 	}
 	return ids, nil
+}
+
+// attach gives n the id of its node (by name), a new one for a new node,
+// and returns it.
+func (c *nodeCache) attach(n *framework.NodeInfo) uint32 {
+	r := c.byName[n.Name]
+	if r == nil {
+		r = &nodeRef{id: c.alloc(), name: n.Name}
+		c.byName[n.Name] = r
+		for int(r.id) >= len(c.hot) {
+			c.hot = append(c.hot, hotRef{})
+		}
+		c.hot[r.id] = hotRef{gen: -1, ref: r}
+	}
+	h := &c.hot[r.id]
+	if h.ptr != nil {
+		delete(c.byPtr, h.ptr)
+	}
+	h.ptr = n
+	c.byPtr[n] = r.id
+	return r.id
+}
+
+// encode encodes n as a SchedulerNode for the module: the node object and
+// allocatable as the same bytes as last time unless the object changed,
+// then what changes with every pod placed on the node.
+func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
+	if r.obj != n.Node || r.enc == nil {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(slimNode(n.Node))
+		if err != nil {
+			return wasm.EncodedNode{}, fmt.Errorf("encode node %s: %w", n.Name, err)
+		}
+		enc := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), b)
+		r.obj, r.enc = n.Node, appendResources(enc, 3, &n.Allocatable)
+	}
+	b := make([]byte, 0, len(r.enc)+64)
+	b = protowire.AppendVarint(protowire.AppendTag(b, 1, protowire.VarintType), uint64(r.id))
+	b = append(b, r.enc...)
+	b = appendResources(b, 4, &n.Requested)
+	var gpus []byte
+	for _, g := range n.GPUs {
+		if g.Pod != "" {
+			gpus = protowire.AppendVarint(gpus, uint64(g.Index))
+		}
+	}
+	if len(gpus) > 0 {
+		b = protowire.AppendBytes(protowire.AppendTag(b, 5, protowire.BytesType), gpus)
+	}
+	return wasm.EncodedNode{ID: r.id, Bytes: b}, nil
+}
+
+// appendResources appends r as the map<string, int64> field num, entries
+// in a fixed order (equal resources, equal bytes), leaving out zeros as
+// resourceMap does.
+func appendResources(b []byte, num protowire.Number, r *framework.Resource) []byte {
+	entry := func(b []byte, name string, v int64) []byte {
+		if v == 0 {
+			return b
+		}
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(1+protowire.SizeBytes(len(name))+1+protowire.SizeVarint(uint64(v))))
+		b = protowire.AppendString(protowire.AppendTag(b, 1, protowire.BytesType), name)
+		return protowire.AppendVarint(protowire.AppendTag(b, 2, protowire.VarintType), uint64(v))
+	}
+	b = entry(b, framework.ResourceCPU, r.MilliCPU)
+	b = entry(b, framework.ResourceMemory, r.Memory)
+	b = entry(b, framework.ResourceGPU, r.GPU)
+	b = entry(b, framework.ResourcePods, r.Pods)
+	for _, name := range slices.Sorted(maps.Keys(r.Scalar)) {
+		b = entry(b, name, r.Scalar[name])
+	}
+	return b
 }
 
 func (c *nodeCache) alloc() uint32 {
@@ -311,9 +401,10 @@ func (c *nodeCache) alloc() uint32 {
 
 func (c *nodeCache) drop(name string, r *nodeRef) uint32 {
 	delete(c.byName, name)
-	if r.ptr != nil {
-		delete(c.byPtr, r.ptr)
+	if p := c.hot[r.id].ptr; p != nil {
+		delete(c.byPtr, p)
 	}
+	c.hot[r.id] = hotRef{}
 	c.free = append(c.free, r.id)
 	return r.id
 }
@@ -322,14 +413,13 @@ func (c *nodeCache) forget(mod *wasm.Module, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r := c.byName[name]; r != nil {
-		_ = mod.UpdateNodes(nil, []uint32{c.drop(name, r)})
+		mod.UpdateEncodedNodes(nil, []uint32{c.drop(name, r)})
 	}
 }
 
-// schedulerNode is a node as the ABI sends it: the Node object slimmed to
-// what scheduling reads (docs/abi.md), and the framework's accounting.
-func schedulerNode(id uint32, n *framework.NodeInfo) *pluginv1.SchedulerNode {
-	src := n.Node
+// slimNode is the Node object slimmed to what scheduling reads
+// (docs/abi.md).
+func slimNode(src *wharfv1.Node) *wharfv1.Node {
 	node := &wharfv1.Node{
 		Metadata: &wharfv1.ObjectMeta{
 			Name:        src.GetMetadata().GetName(),
@@ -347,16 +437,5 @@ func schedulerNode(id uint32, n *framework.NodeInfo) *pluginv1.SchedulerNode {
 	for _, t := range src.GetSpec().GetTaints() {
 		node.Spec.Taints = append(node.Spec.Taints, &wharfv1.Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: t.GetEffect()})
 	}
-	sn := &pluginv1.SchedulerNode{
-		Id:          id,
-		Node:        node,
-		Allocatable: resourceMap(&n.Allocatable),
-		Requested:   resourceMap(&n.Requested),
-	}
-	for _, g := range n.GPUs {
-		if g.Pod != "" {
-			sn.AllocatedGpus = append(sn.AllocatedGpus, g.Index)
-		}
-	}
-	return sn
+	return node
 }

@@ -122,13 +122,23 @@ func (e *Engine) load(ctx context.Context, wasm []byte, cfg Config, start bool) 
 		return fail(err)
 	}
 	m.idle <- in
-	if abi.HasPoint(m.md, pluginv1.PointSchedulerFilter) || abi.HasPoint(m.md, pluginv1.PointSchedulerScore) {
+	if m.scheduling() {
 		go m.syncLoop()
 	}
 	return m, nil
 }
 
-// syncLoop pushes node changes to idle instances as they come, so that
+// syncLoopMin is how many node changes an idle instance may be behind
+// before the sync loop brings it up to date; fewer ride along with its
+// next scheduling call (a few changes cost that call microseconds, and
+// taking the instance away from callers would make them start another).
+const syncLoopMin = 64
+
+// syncLoopDelay is how long the sync loop waits after node changes come.
+const syncLoopDelay = 5 * time.Millisecond
+
+// syncLoop pushes node changes to idle instances when many have come
+// (after a burst of node changes, or while an instance sat idle), so that
 // scheduling calls seldom wait for them.
 func (m *Module) syncLoop() {
 	for {
@@ -136,6 +146,14 @@ func (m *Module) syncLoop() {
 		case <-m.stop:
 			return
 		case <-m.syncCh:
+		}
+		// Changes usually come from a scheduling call about to take an
+		// instance and send them itself: let it, and take the changes that
+		// keep coming meanwhile together.
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(syncLoopDelay):
 		}
 		if !m.acquire() {
 			return
@@ -148,6 +166,10 @@ func (m *Module) syncLoop() {
 			}
 			if in == nil {
 				break
+			}
+			if m.nodes.behind(in.nodeSeq) < syncLoopMin {
+				m.put(in)
+				continue
 			}
 			if err := in.syncNodes(); err != nil && Discarded(err) {
 				m.discard(in, err)
@@ -278,7 +300,8 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if in.fn(abi.ExportConfigure) == nil {
 		return in, nil
 	}
-	req, _ := proto.Marshal(&pluginv1.ConfigureRequest{Name: m.cfg.Name, Config: m.cfg.PluginConfig})
+	req, _ := proto.Marshal(&pluginv1.ConfigureRequest{Name: m.cfg.Name, Config: m.cfg.PluginConfig,
+		MemoryLimitBytes: uint64(m.cfg.MemoryLimitMiB) << 20})
 	resp := &pluginv1.ConfigureResponse{}
 	if err := in.call(time.Now().Add(m.cfg.startupTimeout()), abi.ExportConfigure, req, resp); err != nil {
 		in.close()
@@ -301,6 +324,22 @@ func (m *Module) get(ctx context.Context, deadline time.Time) (in *instance, fre
 	case in := <-m.idle:
 		return in, false, nil
 	default:
+	}
+	// An instance busy with a short call, or with node changes in the sync
+	// loop, is usually back within growAfter: wait that long before
+	// starting another, which takes milliseconds and, for a scheduling
+	// plugin, a copy of every node that every change must then reach.
+	if len(m.slots) > int(m.starting.Load()) {
+		t := time.NewTimer(min(growAfter, time.Until(deadline)))
+		select {
+		case in := <-m.idle:
+			t.Stop()
+			return in, false, nil
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, ctx.Err()
+		case <-t.C:
+		}
 	}
 	select {
 	case m.slots <- struct{}{}:
@@ -327,6 +366,10 @@ func (m *Module) get(ctx context.Context, deadline time.Time) (in *instance, fre
 	}
 }
 
+// growAfter is how long a call waits for a busy instance before the pool
+// grows.
+const growAfter = time.Millisecond
+
 // startInstance starts an instance into the pool in the background. The
 // caller took a slot for it and holds a call (Close waits for it).
 func (m *Module) startInstance() {
@@ -339,12 +382,25 @@ func (m *Module) grow() {
 	defer m.calls.Done()
 	defer m.starting.Add(-1)
 	in, err := m.newInstance(context.Background())
+	if err == nil && m.scheduling() {
+		// A new instance of a scheduling plugin holds no nodes yet: send
+		// them all now, not in a caller's call.
+		if err = in.syncNodes(); err != nil {
+			in.close()
+		}
+	}
 	if err != nil {
 		<-m.slots
 		m.log.Warn("plugin instance failed to start", "err", err)
 		return
 	}
 	m.idle <- in // never blocks: there are as many places as slots
+}
+
+// scheduling reports whether the module has a scheduling point (and so
+// keeps nodes).
+func (m *Module) scheduling() bool {
+	return abi.HasPoint(m.md, pluginv1.PointSchedulerFilter) || abi.HasPoint(m.md, pluginv1.PointSchedulerScore)
 }
 
 // put returns a healthy instance to the pool.

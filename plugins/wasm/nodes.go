@@ -42,19 +42,36 @@ const minLog = 4096
 // are gone. Instances receive the changes before their next Filter or
 // Score. Ids are the caller's: small integers, reused after removal.
 func (m *Module) UpdateNodes(upserts []*pluginv1.SchedulerNode, removed []uint32) error {
-	encs := make([][]byte, len(upserts))
+	encs := make([]EncodedNode, len(upserts))
 	for i, n := range upserts {
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(n)
 		if err != nil {
 			return fmt.Errorf("encode node %d: %w", n.GetId(), err)
 		}
-		encs[i] = b
+		encs[i] = EncodedNode{ID: n.GetId(), Bytes: b}
 	}
+	m.UpdateEncodedNodes(encs, removed)
+	return nil
+}
+
+// EncodedNode is a SchedulerNode already encoded. An update that leaves
+// the node object (or allocatable) as it was should encode it byte for
+// byte as before: guests may then keep what they decoded of it (the Go SDK
+// does; see docs/abi.md), and that is most of the cost of an update.
+type EncodedNode struct {
+	ID    uint32
+	Bytes []byte // kept: do not change them after the call
+}
+
+// UpdateEncodedNodes is UpdateNodes for nodes the caller encoded: the
+// plugin host keeps each node object's encoding and sends it again with
+// new accounting when only that changed.
+func (m *Module) UpdateEncodedNodes(upserts []EncodedNode, removed []uint32) {
 	l := &m.nodes
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, n := range upserts {
-		l.set(n.GetId(), encs[i])
+	for _, n := range upserts {
+		l.set(n.ID, n.Bytes)
 	}
 	for _, id := range removed {
 		l.set(id, nil)
@@ -68,7 +85,6 @@ func (m *Module) UpdateNodes(upserts []*pluginv1.SchedulerNode, removed []uint32
 	case m.syncCh <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 func (l *nodeLog) set(id uint32, enc []byte) {
@@ -86,6 +102,13 @@ func (l *nodeLog) set(id uint32, enc []byte) {
 	l.nodes[id] = enc
 	l.seq++
 	l.log = append(l.log, nodeChange{l.seq, id})
+}
+
+// behind is how many changes an instance at seq has not received.
+func (l *nodeLog) behind(seq uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq - seq
 }
 
 // delta appends the NodeUpdate that brings an instance at seq up to date,
@@ -150,6 +173,11 @@ func (in *instance) syncNodes() error {
 	return err
 }
 
+// nodeChunkBytes caps one NodeUpdate: a fresh instance receives thousands
+// of nodes in several calls, each with its own (startup) deadline, and
+// the guest's request buffer stays small.
+const nodeChunkBytes = 256 << 10
+
 func (in *instance) syncNodesChanged() (bool, error) {
 	var target uint64
 	in.nodeBuf, target = in.m.nodes.delta(in.nodeBuf[:0], in.nodeSeq)
@@ -157,11 +185,38 @@ func (in *instance) syncNodesChanged() (bool, error) {
 		return false, nil
 	}
 	resp := &pluginv1.NodeUpdateResponse{}
-	if err := in.call(time.Now().Add(in.m.cfg.startupTimeout()), abi.ExportNodes, in.nodeBuf, resp); err != nil {
-		return true, err
+	for rest := in.nodeBuf; len(rest) > 0; {
+		var chunk []byte
+		chunk, rest = nextNodeChunk(rest, nodeChunkBytes)
+		if err := in.call(time.Now().Add(in.m.cfg.startupTimeout()), abi.ExportNodes, chunk, resp); err != nil {
+			return true, err
+		}
 	}
 	in.nodeSeq = target
 	return true, nil
+}
+
+// nextNodeChunk splits a NodeUpdate (as delta writes it) after whole
+// fields, at about max bytes: each chunk is a NodeUpdate, and applying
+// them in order has the effect of the whole (only the first can hold
+// reset, and removals come last).
+func nextNodeChunk(b []byte, max int) (chunk, rest []byte) {
+	n := 0
+	for n < len(b) {
+		num, typ, tl := protowire.ConsumeTag(b[n:])
+		if tl < 0 {
+			return b, nil // not ours to judge: the guest will say
+		}
+		vl := protowire.ConsumeFieldValue(num, typ, b[n+tl:])
+		if vl < 0 {
+			return b, nil
+		}
+		if n > 0 && n+tl+vl > max {
+			break
+		}
+		n += tl + vl
+	}
+	return b[:n], b[n:]
 }
 
 // Pod is a pod encoded once for the Filter and Score calls of its

@@ -27,3 +27,29 @@ func TestNodeLogDeltaPerInstance(t *testing.T) {
 		t.Errorf("delta %q: want node 0's latest state and node 1 removed", first)
 	}
 }
+
+// TestNextNodeChunk: a full update splits into NodeUpdates of whole
+// fields, reset in the first, that add up to the whole.
+func TestNextNodeChunk(t *testing.T) {
+	var l nodeLog
+	for id := range uint32(100) {
+		l.set(id, bytes.Repeat([]byte{byte(id)}, 100))
+	}
+	full, _ := l.delta(nil, 0)
+	var joined []byte
+	chunks := 0
+	for rest := full; len(rest) > 0; chunks++ {
+		var c []byte
+		c, rest = nextNodeChunk(rest, 1000)
+		if len(c) == 0 || len(c) > 1000 {
+			t.Fatalf("chunk %d has %d bytes", chunks, len(c))
+		}
+		if (c[0] == 0x08) != (chunks == 0) {
+			t.Errorf("chunk %d: reset where it should not be, or missing", chunks)
+		}
+		joined = append(joined, c...)
+	}
+	if chunks < 10 || !bytes.Equal(joined, full) {
+		t.Errorf("%d chunks; joined equal: %v", chunks, bytes.Equal(joined, full))
+	}
+}

@@ -3,6 +3,7 @@
 package plugin
 
 import (
+	"runtime/debug"
 	"unsafe"
 
 	"github.com/wharfhq/wharf/sdk/plugin/abi"
@@ -16,6 +17,23 @@ var (
 	in  []byte
 	out []byte
 )
+
+func init() {
+	// Collect seldom: a scheduling plugin holds a copy of every node, which
+	// the collector walks each cycle, and inside WebAssembly that takes
+	// milliseconds. The host caps the instance's memory and says by how
+	// much (ConfigureRequest.memory_limit_bytes): the soft memory limit
+	// makes the collector run before the cap is reached, however many
+	// nodes there are. Only inside a module: a native program that imports
+	// the SDK (plugintest, a benchmark that compiles a plugin in) keeps its
+	// own garbage-collector settings.
+	debug.SetGCPercent(400)
+	setMemoryLimit = func(limit uint64) {
+		// Leave room for what the runtime does not count as its own
+		// (the module's data and stack) and for a collection's lag.
+		debug.SetMemoryLimit(int64(limit / 8 * 6))
+	}
+}
 
 //go:wasmexport wharf_abi_v1
 func wharfABIv1() {}

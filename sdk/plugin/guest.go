@@ -56,9 +56,6 @@ func init() {
 	}
 	_, _ = proto.Marshal(&pluginv1.AdmissionResponse{Allowed: true})
 	_, _ = proto.Marshal(&pluginv1.ReconcileResponse{Actions: []*pluginv1.Action{{}}})
-	// Instances are small and short-lived between calls; collect less often
-	// (the host caps memory per instance).
-	debug.SetGCPercent(400)
 	hook.New = func(info, impl any) (hook.Guest, error) {
 		i, ok := info.(Info)
 		if !ok {
@@ -116,10 +113,18 @@ func marshal(export string, m proto.Message) []byte {
 	return b
 }
 
+// setMemoryLimit adapts the garbage collector to the instance's memory
+// cap; it does nothing outside WebAssembly (plugintest runs plugins in
+// the test's process).
+var setMemoryLimit = func(uint64) {}
+
 func (g *guest) configure(b []byte) []byte {
 	req := &pluginv1.ConfigureRequest{}
 	if err := proto.Unmarshal(b, req); err != nil {
 		return errorResponse(abi.ExportConfigure, "decode ConfigureRequest: "+err.Error())
+	}
+	if limit := req.GetMemoryLimitBytes(); limit > 0 {
+		setMemoryLimit(limit)
 	}
 	c, ok := g.impl.(Configurer)
 	if !ok {
@@ -144,7 +149,7 @@ func (g *guest) updateNodes(b []byte) []byte {
 				g.nodes = g.nodes[:0]
 			}
 		case 2:
-			n, err := decodeSchedulerNode(f.v)
+			n, err := decodeSchedulerNode(f.v, g.node)
 			if err != nil {
 				return err
 			}
@@ -180,6 +185,14 @@ func (g *guest) updateNodes(b []byte) []byte {
 	return nil
 }
 
+// node returns the node with id, nil when there is none.
+func (g *guest) node(id uint32) *Node {
+	if int(id) < len(g.nodes) {
+		return g.nodes[id]
+	}
+	return nil
+}
+
 // candidates resolves node ids to the nodes the host sent.
 func (g *guest) candidates(ids []uint32) ([]*Node, error) {
 	if cap(g.cand) < len(ids) {
@@ -197,8 +210,9 @@ func (g *guest) candidates(ids []uint32) ([]*Node, error) {
 }
 
 // schedRequest decodes a FilterRequest or ScoreRequest into g.pod and the
-// candidate nodes.
-func (g *guest) schedRequest(b []byte) ([]*Node, error) {
+// candidate nodes; selected is false (and there are no nodes) when the
+// plugin is a PodSelector that does not select the pod.
+func (g *guest) schedRequest(b []byte) (nodes []*Node, selected bool, err error) {
 	p := &g.pod
 	if p.Labels == nil {
 		p.Labels, p.Annotations, p.Requests = map[string]string{}, map[string]string{}, map[string]int64{}
@@ -207,11 +221,14 @@ func (g *guest) schedRequest(b []byte) ([]*Node, error) {
 	clear(p.Annotations)
 	clear(p.Requests)
 	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
-	var err error
 	if g.ids, err = decodeSchedRequest(b, p, g.ids[:0]); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return g.candidates(g.ids)
+	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
+		return nil, false, nil
+	}
+	nodes, err = g.candidates(g.ids)
+	return nodes, true, err
 }
 
 func (g *guest) filter(b []byte) []byte {
@@ -219,9 +236,12 @@ func (g *guest) filter(b []byte) []byte {
 	if !ok {
 		return errorResponse(abi.ExportFilter, g.md.GetName()+" does not implement scheduler.filter")
 	}
-	nodes, err := g.schedRequest(b)
+	nodes, selected, err := g.schedRequest(b)
 	if err != nil {
 		return errorResponse(abi.ExportFilter, "FilterRequest: "+err.Error())
+	}
+	if !selected {
+		return nil // every node fits
 	}
 	if cap(g.verdicts) < len(nodes) {
 		g.verdicts = make([]Verdict, len(nodes))
@@ -244,14 +264,20 @@ func (g *guest) filter(b []byte) []byte {
 	return g.out
 }
 
+// skipResponse is ScoreResponse{Skip: true}.
+var skipResponse = protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 1)
+
 func (g *guest) score(b []byte) []byte {
 	s, ok := g.impl.(Scorer)
 	if !ok {
 		return errorResponse(abi.ExportScore, g.md.GetName()+" does not implement scheduler.score")
 	}
-	nodes, err := g.schedRequest(b)
+	nodes, selected, err := g.schedRequest(b)
 	if err != nil {
 		return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
+	}
+	if !selected {
+		return skipResponse
 	}
 	if cap(g.scores) < len(nodes) {
 		g.scores = make([]int64, len(nodes))
@@ -261,7 +287,7 @@ func (g *guest) score(b []byte) []byte {
 	err = s.Score(&g.pod, nodes, scores)
 	switch {
 	case errors.Is(err, ErrSkip):
-		return marshal(abi.ExportScore, &pluginv1.ScoreResponse{Skip: true})
+		return skipResponse
 	case err != nil:
 		return errorResponse(abi.ExportScore, err.Error())
 	}

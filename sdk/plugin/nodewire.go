@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"hash/maphash"
+
 	"google.golang.org/protobuf/encoding/protowire"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -57,27 +59,37 @@ func walk(b []byte, fn func(f field) error) error {
 	return nil
 }
 
-func decodeSchedulerNode(b []byte) (*Node, error) {
-	n := &Node{Node: &wharfv1.Node{}}
+// decodeSchedulerNode decodes a SchedulerNode. Most updates change only
+// what pods request on a node (a pod was placed there): the host then
+// sends the node object and allocatable byte for byte as before, and the
+// new version shares the decoded ones of prev (the version it replaces,
+// nil for none) instead of decoding them again, which is most of the
+// cost. They are recognized by length and a 64-bit hash with a seed of
+// the guest's own.
+func decodeSchedulerNode(b []byte, prev func(id uint32) *Node) (*Node, error) {
+	n := &Node{}
+	var node []byte
+	var alloc [][]byte
 	err := walk(b, func(f field) error {
 		switch {
 		case f.num == 1 && !f.bytes:
 			n.ID = uint32(f.x)
 		case f.num == 2 && f.bytes:
-			return decodeNode(f.v, n.Node)
-		case (f.num == 3 || f.num == 4) && f.bytes:
+			if node != nil {
+				return errWire // a message field sent twice would merge
+			}
+			node = f.v
+		case f.num == 3 && f.bytes:
+			alloc = append(alloc, f.v)
+		case f.num == 4 && f.bytes:
 			k, v, err := decodeInt64Entry(f.v)
 			if err != nil {
 				return err
 			}
-			m := &n.Allocatable
-			if f.num == 4 {
-				m = &n.Requested
+			if n.Requested == nil {
+				n.Requested = map[string]int64{}
 			}
-			if *m == nil {
-				*m = map[string]int64{}
-			}
-			(*m)[k] = v
+			n.Requested[k] = v
 		case f.num == 5:
 			if !f.bytes {
 				n.AllocatedGPUs = append(n.AllocatedGPUs, int32(f.x))
@@ -94,7 +106,60 @@ func decodeSchedulerNode(b []byte) (*Node, error) {
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	var p *Node
+	if prev != nil {
+		p = prev(n.ID)
+	}
+	n.nodeKey = wireKey(node)
+	if p != nil && p.nodeKey == n.nodeKey {
+		n.Node = p.Node
+	} else {
+		n.Node = &wharfv1.Node{}
+		if err := decodeNode(node, n.Node); err != nil {
+			return nil, err
+		}
+	}
+	n.allocKey = wireKey(alloc...)
+	if p != nil && p.allocKey == n.allocKey {
+		n.Allocatable = p.Allocatable
+		return n, nil
+	}
+	for _, e := range alloc {
+		k, v, err := decodeInt64Entry(e)
+		if err != nil {
+			return nil, err
+		}
+		if n.Allocatable == nil {
+			n.Allocatable = map[string]int64{}
+		}
+		n.Allocatable[k] = v
+	}
+	return n, nil
+}
+
+// wireSeed seeds wireKey: the guest's own, so that no host can make two
+// different nodes look alike.
+var wireSeed = maphash.MakeSeed()
+
+// wireKey identifies the encoding of fields: their total length and a hash
+// of their bytes.
+func wireKey(fields ...[]byte) wireID {
+	var h maphash.Hash
+	h.SetSeed(wireSeed)
+	n := 0
+	for _, f := range fields {
+		h.Write(f)
+		n += len(f)
+	}
+	return wireID{n: n, sum: h.Sum64()}
+}
+
+type wireID struct {
+	n   int
+	sum uint64
 }
 
 func decodeNode(b []byte, node *wharfv1.Node) error {

@@ -41,16 +41,15 @@ func (p *Pod) Object() *wharfv1.Pod {
 }
 
 // NewPod returns a Pod for obj and its requests, for tests that call a
-// Filter or Scorer directly.
+// Filter or Scorer directly (and for a plugin compiled into the host).
+// Object returns obj itself.
 func NewPod(obj *wharfv1.Pod, requests map[string]int64) *Pod {
-	raw, _ := proto.Marshal(obj)
 	return &Pod{
 		Namespace:   obj.GetMetadata().GetNamespace(),
 		Name:        obj.GetMetadata().GetName(),
 		Labels:      obj.GetMetadata().GetLabels(),
 		Annotations: obj.GetMetadata().GetAnnotations(),
 		Requests:    requests,
-		raw:         raw,
 		obj:         obj,
 	}
 }
@@ -71,6 +70,11 @@ type Node struct {
 	// (parsed labels, a summary of its GPUs). It starts nil and is dropped
 	// when the host sends a new version of the node.
 	Scratch any
+
+	// Versions whose node object (or allocatable) arrived byte for byte
+	// the same share the decoded one: treat Node and Allocatable as
+	// read-only.
+	nodeKey, allocKey wireID
 }
 
 // Free returns what is left of a resource on the node.
@@ -120,6 +124,16 @@ type Scorer interface {
 // deadline, so the first pod after a burst of node changes is not slow.
 type NodePreparer interface {
 	PrepareNode(n *Node)
+}
+
+// PodSelector is implemented by a Filter or Scorer that deals with some
+// pods only (pods that ask for GPUs, say). The SDK asks it about each pod
+// first: for a pod it does not select, a filter call accepts every node
+// and a score call has no opinion (as with ErrSkip), without the SDK
+// looking up the candidate nodes, which for a call over hundreds of nodes
+// is most of its cost inside WebAssembly.
+type PodSelector interface {
+	SelectsPod(pod *Pod) bool
 }
 
 // ErrSkip is what a Scorer returns to have no opinion on a pod.

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -63,7 +64,7 @@ func FuzzDecodeSchedulerNode(f *testing.F) {
 	})
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeSchedulerNode(b)
+		got, err := decodeSchedulerNode(b, nil)
 		want := &pluginv1.SchedulerNode{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return
@@ -75,4 +76,61 @@ func FuzzDecodeSchedulerNode(f *testing.F) {
 			t.Fatalf("decoded %v; proto says %v", got, want)
 		}
 	})
+}
+
+// TestDecodeSchedulerNodeShares: a version whose node object and
+// allocatable arrive unchanged shares them with the version before; a
+// changed one does not.
+func TestDecodeSchedulerNodeShares(t *testing.T) {
+	sn := &pluginv1.SchedulerNode{
+		Id:          3,
+		Node:        &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n", Labels: map[string]string{"zone": "a"}}},
+		Allocatable: map[string]int64{"cpu": 4000, "nvidia.com/gpu": 8},
+		Requested:   map[string]int64{"cpu": 1000},
+	}
+	enc := func() []byte {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(sn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, err := decodeSchedulerNode(enc(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := func(id uint32) *Node {
+		if id == first.ID {
+			return first
+		}
+		return nil
+	}
+	sn.Requested["cpu"] = 2000
+	sn.AllocatedGpus = []int32{0, 1}
+	second, err := decodeSchedulerNode(enc(), prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Node != first.Node || reflect.ValueOf(second.Allocatable).Pointer() != reflect.ValueOf(first.Allocatable).Pointer() {
+		t.Errorf("unchanged node object or allocatable decoded again")
+	}
+	if second.Requested["cpu"] != 2000 || len(second.AllocatedGPUs) != 2 || first.Requested["cpu"] != 1000 {
+		t.Errorf("requested %v, allocated %v (first version's requested %v)", second.Requested, second.AllocatedGPUs, first.Requested)
+	}
+	sn.Node.Metadata.Labels["zone"] = "b"
+	sn.Allocatable["cpu"] = 8000
+	third, err := decodeSchedulerNode(enc(), prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Node == first.Node || third.GetMetadata().GetLabels()["zone"] != "b" || third.Allocatable["cpu"] != 8000 {
+		t.Errorf("a changed node object or allocatable was not decoded: %v %v", third.GetMetadata().GetLabels(), third.Allocatable)
+	}
+}
+
+func TestSkipResponse(t *testing.T) {
+	want, _ := proto.Marshal(&pluginv1.ScoreResponse{Skip: true})
+	if string(skipResponse) != string(want) {
+		t.Errorf("skipResponse %x; proto says %x", skipResponse, want)
+	}
 }

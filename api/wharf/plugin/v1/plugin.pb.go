@@ -209,9 +209,14 @@ type ConfigureRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The config as JSON text (the Plugin object's spec.config); "{}" when
 	// none was given.
-	Config        []byte `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Config []byte `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	// The most linear memory the instance may have (the Plugin object's
+	// memoryLimitMiB): growing past it fails. A guest with a garbage
+	// collector can collect before it gets there (the Go SDK sets its soft
+	// memory limit from it).
+	MemoryLimitBytes uint64 `protobuf:"varint,3,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3" json:"memory_limit_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ConfigureRequest) Reset() {
@@ -256,6 +261,13 @@ func (x *ConfigureRequest) GetConfig() []byte {
 		return x.Config
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetMemoryLimitBytes() uint64 {
+	if x != nil {
+		return x.MemoryLimitBytes
+	}
+	return 0
 }
 
 type ConfigureResponse struct {
@@ -321,10 +333,11 @@ const file_wharf_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tWatchRule\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
-	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\">\n" +
+	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\"l\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06config\x18\x02 \x01(\fR\x06config\")\n" +
+	"\x06config\x18\x02 \x01(\fR\x06config\x12,\n" +
+	"\x12memory_limit_bytes\x18\x03 \x01(\x04R\x10memoryLimitBytes\")\n" +
 	"\x11ConfigureResponse\x12\x14\n" +
 	"\x05error\x18\x0f \x01(\tR\x05errorB7Z5github.com/wharfhq/wharf/api/wharf/plugin/v1;pluginv1b\x06proto3"
 

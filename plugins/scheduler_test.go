@@ -1,0 +1,76 @@
+package plugins
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
+)
+
+// TestEncodeNode: the hand-made SchedulerNode encoding decodes to the
+// node as docs/abi.md describes it, and a pod placed on the node changes
+// the accounting but leaves the node object's bytes as they were.
+func TestEncodeNode(t *testing.T) {
+	node := &wharfv1.Node{
+		Metadata: &wharfv1.ObjectMeta{Name: "gpu-1", Labels: map[string]string{"zone": "a"}},
+		Spec:     &wharfv1.NodeSpec{Taints: []*wharfv1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: "NoSchedule"}}},
+		Status: &wharfv1.NodeStatus{
+			Allocatable: map[string]string{"cpu": "64", "memory": "512Gi", "nvidia.com/gpu": "2", "example.com/fpga": "1"},
+			Gpus: []*wharfv1.GPUDevice{
+				{Index: 0, Model: "NVIDIA H100 80GB HBM3", MemoryMib: 81559},
+				{Index: 1, Model: "NVIDIA H100 80GB HBM3", MemoryMib: 81559},
+			},
+			Conditions: []*wharfv1.NodeCondition{{Type: "Ready", Status: "True"}},
+		},
+	}
+	ni, err := framework.NewNodeInfo(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &nodeRef{id: 7}
+	decode := func() (*pluginv1.SchedulerNode, []byte) {
+		t.Helper()
+		enc, err := r.encode(ni)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn := &pluginv1.SchedulerNode{}
+		if err := proto.Unmarshal(enc.Bytes, sn); err != nil || enc.ID != 7 {
+			t.Fatalf("id %d, %v", enc.ID, err)
+		}
+		return sn, r.enc
+	}
+	before, objBytes := decode()
+	want := &pluginv1.SchedulerNode{
+		Id:          7,
+		Node:        slimNode(node),
+		Allocatable: map[string]int64{"cpu": 64000, "memory": 512 << 30, "nvidia.com/gpu": 2, "pods": framework.DefaultMaxPods, "example.com/fpga": 1},
+		Requested:   map[string]int64{},
+	}
+	if !proto.Equal(before, want) {
+		t.Fatalf("decoded\n%v\nwant\n%v", before, want)
+	}
+	if before.GetNode().GetStatus().GetConditions() != nil {
+		t.Error("conditions sent")
+	}
+	pod := &wharfv1.Pod{
+		Metadata: &wharfv1.ObjectMeta{Name: "train", Namespace: "default"},
+		Spec: &wharfv1.PodSpec{Containers: []*wharfv1.Container{{Name: "main", Image: "trainer:1",
+			Resources: &wharfv1.ResourceRequirements{Requests: map[string]string{"cpu": "8"}, Limits: map[string]string{"nvidia.com/gpu": "1"}}}}},
+	}
+	pi, err := framework.NewPodInfo(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni.AddPod(pi)
+	after, objBytesAfter := decode()
+	if string(objBytesAfter) != string(objBytes) {
+		t.Error("the node object's bytes changed with a pod placed on the node")
+	}
+	if after.GetRequested()["cpu"] != 8000 || after.GetRequested()["nvidia.com/gpu"] != 1 || len(after.GetAllocatedGpus()) != 1 {
+		t.Errorf("requested %v, allocated GPUs %v", after.GetRequested(), after.GetAllocatedGpus())
+	}
+}
