@@ -4,7 +4,8 @@
 //		GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o NAME.wasm ./plugins/examples/NAME
 //
 //	  - gpuscore: scheduler.filter and scheduler.score, GPU-aware (model
-//	    match, GPU memory bin-packing).
+//	    match, GPU memory bin-packing); its code is in gpuscore/scorer,
+//	    which the scheduler benchmark also compiles in natively.
 //	  - requirelimits: admission.validate (resource limits required, no
 //	    :latest images).
 //	  - defaults: admission.mutate (default labels and tolerations).

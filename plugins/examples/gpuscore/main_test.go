@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/plugins/examples/gpuscore/scorer"
 	"github.com/wharfhq/wharf/sdk/plugin/plugintest"
 )
 
@@ -25,7 +26,7 @@ func gpuPod(gpus int, models string) *wharfv1.Pod {
 			Resources: &wharfv1.ResourceRequirements{Limits: map[string]string{"nvidia.com/gpu": fmt.Sprint(gpus)}}}}},
 	}
 	if models != "" {
-		p.Metadata.Annotations = map[string]string{annotationModel: models}
+		p.Metadata.Annotations = map[string]string{scorer.AnnotationModels: models}
 	}
 	return p
 }
@@ -33,7 +34,7 @@ func gpuPod(gpus int, models string) *wharfv1.Pod {
 // The same checks in-process and on the built module.
 func plugins(t *testing.T) map[string]*plugintest.Plugin {
 	return map[string]*plugintest.Plugin{
-		"in-process": plugintest.New(t, info, newPlugin()),
+		"in-process": plugintest.New(t, scorer.Info, scorer.New()),
 		"wasm":       plugintest.Load(t, plugintest.Build(t, ".")),
 	}
 }
