@@ -208,6 +208,38 @@ func TestOptimisticConcurrency(t *testing.T) {
 	}
 }
 
+// TestActiveDeadlineUpdate: as in Kubernetes, a pod's activeDeadlineSeconds
+// may be set and lowered, not raised nor removed.
+func TestActiveDeadlineUpdate(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	p, err := c.Pods().Create(ctx(t), pod("deadline", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		deadline *int64
+		ok       bool
+	}{
+		{proto.Int64(60), true},  // set
+		{proto.Int64(30), true},  // lowered
+		{proto.Int64(31), false}, // raised
+		{nil, false},             // removed
+	} {
+		next := proto.Clone(p).(*wharfv1.Pod)
+		next.Spec.ActiveDeadlineSeconds = step.deadline
+		out, err := c.Pods().Update(ctx(t), next)
+		switch {
+		case step.ok && err != nil:
+			t.Fatalf("activeDeadlineSeconds %v: %v", step.deadline, err)
+		case step.ok:
+			p = out
+		case code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "spec.activeDeadlineSeconds"):
+			t.Errorf("activeDeadlineSeconds %v: got %v, want InvalidArgument naming spec.activeDeadlineSeconds", step.deadline, err)
+		}
+	}
+}
+
 // TestStaleUpdateIsHTTP409 drives the API the way curl does: Connect JSON
 // over HTTP/1.1.
 func TestStaleUpdateIsHTTP409(t *testing.T) {

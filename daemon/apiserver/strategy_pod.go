@@ -410,6 +410,16 @@ func validatePodUpdate(old, obj proto.Message) fieldErrors {
 	if on, nn := o.GetSpec().GetNodeName(), p.GetSpec().GetNodeName(); on != "" && on != nn {
 		fe.add("spec.nodeName", "the pod is bound to %q and cannot move; delete and re-create it", on)
 	}
+	// As in Kubernetes, a deadline may be set or lowered, not raised or
+	// removed: the node may have acted on it already.
+	if od, nd := o.GetSpec().ActiveDeadlineSeconds, p.GetSpec().ActiveDeadlineSeconds; od != nil {
+		switch {
+		case nd == nil:
+			fe.add("spec.activeDeadlineSeconds", "cannot be removed once set (it is %d)", *od)
+		case *nd > *od:
+			fe.add("spec.activeDeadlineSeconds", "can only be lowered: %d is more than %d", *nd, *od)
+		}
+	}
 	a := proto.Clone(o.GetSpec()).(*wharfv1.PodSpec)
 	b := proto.Clone(p.GetSpec()).(*wharfv1.PodSpec)
 	if a == nil || b == nil {

@@ -30,6 +30,17 @@
 // CrashLoopBackOff), and forgets the back-off once a run lasted 10 min.
 // Image pulls back off the same way (ErrImagePull, then ImagePullBackOff).
 //
+// # Active deadline
+//
+// A pod with spec.activeDeadlineSeconds that has been running (since its
+// status.startTime) for longer fails, as in Kubernetes: phase Failed,
+// reason DeadlineExceeded, an event of that reason, and its containers
+// stopped (SIGTERM, SIGKILL after terminationGracePeriodSeconds) and not
+// restarted, whatever the restart policy. The failed status is written
+// before the containers are stopped. A running container of a pod whose
+// phase is Failed or Succeeded is stopped the same way, so an agent that
+// restarts in the middle finishes the job.
+//
 // # Deletion
 //
 // A pod with deletionTimestamp gets SIGTERM in each container, SIGKILL

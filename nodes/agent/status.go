@@ -32,6 +32,8 @@ func (w *podWorker) status(pod *wharfv1.Pod, runs map[string][]runtime.Container
 	}
 	spec := pod.GetSpec()
 	terminal := terminalPhase(old.GetPhase())
+	// No container of a pod that failed here runs again.
+	stopped := final || terminal || w.failed != nil
 	st := &wharfv1.PodStatus{
 		QosClass: old.GetQosClass(),
 		HostIp:   w.a.cfg.NodeIP,
@@ -50,13 +52,13 @@ func (w *podWorker) status(pod *wharfv1.Pod, runs map[string][]runtime.Container
 	initDone, initFailed := true, false
 	for _, c := range spec.GetInitContainers() {
 		rs := runs[c.GetName()]
-		cs := w.containerStatus(pod, c, rs, true, final || terminal, initDone)
+		cs := w.containerStatus(pod, c, rs, true, stopped, initDone)
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		if len(rs) > 0 && rs[0].State == runtime.StateExited && rs[0].ExitCode == 0 {
 			continue
 		}
 		if len(rs) > 0 && rs[0].State != runtime.StateRunning && rs[0].State != runtime.StateCreated &&
-			(final || terminal || !w.shouldRestart(pod, rs[0], true)) {
+			(stopped || !w.shouldRestart(pod, rs[0], true)) {
 			initFailed = true
 		}
 		initDone = false
@@ -66,7 +68,7 @@ func (w *podWorker) status(pod *wharfv1.Pod, runs map[string][]runtime.Container
 	var unready []string
 	for _, c := range spec.GetContainers() {
 		rs := runs[c.GetName()]
-		cs := w.containerStatus(pod, c, rs, false, final || terminal, initDone)
+		cs := w.containerStatus(pod, c, rs, false, stopped, initDone)
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 		if !cs.GetReady() {
 			unready = append(unready, c.GetName())
@@ -87,6 +89,8 @@ func (w *podWorker) status(pod *wharfv1.Pod, runs map[string][]runtime.Container
 	switch {
 	case terminal:
 		st.Phase = old.GetPhase()
+	case w.failed != nil:
+		st.Phase = "Failed"
 	case initFailed:
 		st.Phase = "Failed"
 	case !initDone || waiting > 0:
@@ -110,6 +114,19 @@ func (w *podWorker) status(pod *wharfv1.Pod, runs map[string][]runtime.Container
 	}
 	if terminalPhase(st.Phase) {
 		st.Reason, st.Message = old.GetReason(), old.GetMessage()
+		if !terminal && w.failed != nil {
+			st.Reason, st.Message = w.failed.reason, w.failed.message
+		}
+		// No container of a finished pod is ready, not even one that is
+		// still being stopped.
+		for _, cs := range st.InitContainerStatuses {
+			cs.Ready = false
+		}
+		unready = unready[:0]
+		for _, cs := range st.ContainerStatuses {
+			cs.Ready = false
+			unready = append(unready, cs.GetName())
+		}
 	}
 
 	ready := len(unready) == 0 && st.Phase == "Running"

@@ -143,9 +143,20 @@ func (w *podWorker) reconcile(ctx context.Context, pod *wharfv1.Pod, ctrs []runt
 		}
 	}
 	w.observeExits(pod, runs)
+	terminal := terminalPhase(pod.GetStatus().GetPhase())
+	if !terminal && w.admitErr == nil {
+		if left, ok := w.checkDeadline(pod, time.Now()); ok {
+			after = min(after, left)
+		}
+	}
 
 	changed := false
-	if !terminalPhase(pod.GetStatus().GetPhase()) && w.admitErr == nil {
+	switch {
+	case terminal || w.failed != nil:
+		var d time.Duration
+		changed, d = w.stopAll(ctx, pod, runs)
+		after = min(after, d)
+	case w.admitErr == nil:
 		var d time.Duration
 		changed, d = w.advance(ctx, pod, runs)
 		after = min(after, d)

@@ -45,6 +45,9 @@ type podWorker struct {
 	net      *netJob
 	// admitErr, once set, fails the pod (GPUs the node cannot give).
 	admitErr *wharfv1.PodStatus
+	// failed, once set, fails a pod that ran (its active deadline passed):
+	// its containers are stopped and not restarted.
+	failed *podFailure
 }
 
 func newPodWorker(a *Agent, uid, ns, name string) *podWorker {
