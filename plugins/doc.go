@@ -26,5 +26,6 @@
 // and wharf_plugin_call_duration_seconds, and a Warning event on the
 // Plugin object.
 //
-// Only daemon/ (its wiring) and cmd/ import this package.
+// Only daemon/ (its wiring), cmd/ and the benchmarks (testing/bench)
+// import this package.
 package plugins

@@ -19,6 +19,7 @@ import (
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/daemon/scheduler"
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/daemon/server"
 	"github.com/wharfhq/wharf/sdk/client"
 	"github.com/wharfhq/wharf/testing/sim"
@@ -88,6 +89,22 @@ type ScheduleResult struct {
 // until the last binding is durable. The scheduler runs as in `wharf
 // server`: in the server's process, binding through the service layer.
 func Schedule(ctx context.Context, cfg ScheduleConfig) (ScheduleResult, error) {
+	return schedule(ctx, cfg, scheduleHooks{})
+}
+
+// scheduleHooks let a variant of the scheduler benchmark (ScheduleWASM)
+// add to the server and to the scheduler's profiles.
+type scheduleHooks struct {
+	// server adjusts the server's config before it starts.
+	server func(*server.Config)
+	// ready runs once the nodes and pods exist, before the scheduler is
+	// made and the clock starts: it returns the scheduler's profiles and
+	// extra plugins, and a stop function that runs before the server
+	// shuts down.
+	ready func(ctx context.Context, d *server.Daemon) (*framework.Config, framework.Registry, func(), error)
+}
+
+func schedule(ctx context.Context, cfg ScheduleConfig, hooks scheduleHooks) (ScheduleResult, error) {
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 5000
 	}
@@ -119,7 +136,11 @@ func Schedule(ctx context.Context, cfg ScheduleConfig) (ScheduleResult, error) {
 		dir = d
 	}
 	log := slog.New(slog.NewTextHandler(cfg.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := server.Start(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: log})
+	scfg := server.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: log}
+	if hooks.server != nil {
+		hooks.server(&scfg)
+	}
+	d, err := server.Start(ctx, scfg)
 	if err != nil {
 		return ScheduleResult{}, err
 	}
@@ -137,6 +158,15 @@ func Schedule(ctx context.Context, cfg ScheduleConfig) (ScheduleResult, error) {
 	defer nodes.Stop()
 	if err := createPods(ctx, c, cfg); err != nil {
 		return ScheduleResult{}, err
+	}
+	var profiles *framework.Config
+	var registry framework.Registry
+	if hooks.ready != nil {
+		var stopHook func()
+		if profiles, registry, stopHook, err = hooks.ready(ctx, d); err != nil {
+			return ScheduleResult{}, err
+		}
+		defer stopHook()
 	}
 
 	var (
@@ -168,7 +198,8 @@ func Schedule(ctx context.Context, cfg ScheduleConfig) (ScheduleResult, error) {
 	// As in `wharf server`: the in-process scheduler's informers talk to
 	// the server over loopback, where compressing lists only costs CPU.
 	local := client.New(d.URL(), client.WithConnectOptions(connect.WithAcceptCompression("gzip", nil, nil)))
-	sched, err := scheduler.New(scheduler.Config{Client: local, Binder: binder, Logger: log, OnBound: onBound})
+	sched, err := scheduler.New(scheduler.Config{Client: local, Binder: binder, Logger: log, OnBound: onBound,
+		Profiles: profiles, Registry: registry})
 	if err != nil {
 		return ScheduleResult{}, err
 	}

@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
+	"github.com/wharfhq/wharf/sdk/plugin"
+)
+
+// nativeScore runs a plugin.Scorer compiled into the scheduler, as a
+// built-in would run: a framework score plugin that hands the scorer the
+// candidates as plugin.Nodes made straight from the NodeInfos (made again,
+// and prepared, when a NodeInfo's generation changes), with nothing
+// encoded and no sandbox, and asks a PodSelector first as the SDK does. It is what ScheduleWASM measures the same
+// scorer's WebAssembly module against.
+type nativeScore struct {
+	name string
+	s    plugin.Scorer
+	prep plugin.NodePreparer // nil when the scorer has none
+	sel  plugin.PodSelector  // nil when the scorer has none
+
+	mu    sync.Mutex // a plugin is single-threaded
+	nodes map[*framework.NodeInfo]*nativeNode
+	next  uint32
+	cand  []*plugin.Node
+}
+
+type nativeNode struct {
+	gen  int64
+	node *plugin.Node
+}
+
+var _ framework.ScorePlugin = (*nativeScore)(nil)
+
+func newNativeScore(name string, s plugin.Scorer) *nativeScore {
+	p := &nativeScore{name: name, s: s, nodes: map[*framework.NodeInfo]*nativeNode{}}
+	p.prep, _ = s.(plugin.NodePreparer)
+	p.sel, _ = s.(plugin.PodSelector)
+	return p
+}
+
+func (p *nativeScore) Name() string { return p.name }
+
+// Score implements framework.ScorePlugin.
+func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pod := plugin.NewPod(pi.Pod, resourceMap(&pi.Requests))
+	if p.sel != nil && !p.sel.SelectsPod(pod) {
+		clear(scores)
+		return framework.NewStatus(framework.Skip)
+	}
+	cand := p.cand[:0]
+	for _, n := range nodes {
+		e := p.nodes[n]
+		if e == nil {
+			e = &nativeNode{gen: -1, node: &plugin.Node{ID: p.next}}
+			p.next++
+			p.nodes[n] = e
+		}
+		if e.gen != n.Generation {
+			e.gen = n.Generation
+			e.node = pluginNode(e.node.ID, n)
+			if p.prep != nil {
+				p.prep.PrepareNode(e.node)
+			}
+		}
+		cand = append(cand, e.node)
+	}
+	p.cand = cand
+	err := p.s.Score(pod, cand, scores)
+	clear(cand) // keep no nodes alive for the garbage collector
+	switch {
+	case errors.Is(err, plugin.ErrSkip):
+		clear(scores)
+		return framework.NewStatus(framework.Skip)
+	case err != nil:
+		return framework.AsStatus(err)
+	}
+	return framework.Status{}
+}
+
+// pluginNode is n as sdk/plugin shows it to a plugin (the host sends the
+// same data to a WebAssembly plugin, slimmed and encoded).
+func pluginNode(id uint32, n *framework.NodeInfo) *plugin.Node {
+	pn := &plugin.Node{
+		ID:          id,
+		Node:        n.Node,
+		Allocatable: resourceMap(&n.Allocatable),
+		Requested:   resourceMap(&n.Requested),
+	}
+	for _, g := range n.GPUs {
+		if g.Pod != "" {
+			pn.AllocatedGPUs = append(pn.AllocatedGPUs, g.Index)
+		}
+	}
+	return pn
+}
+
+// resourceMap is r in the units of plugin.Pod.Requests.
+func resourceMap(r *framework.Resource) map[string]int64 {
+	m := make(map[string]int64, 4+len(r.Scalar))
+	if r.MilliCPU != 0 {
+		m[framework.ResourceCPU] = r.MilliCPU
+	}
+	if r.Memory != 0 {
+		m[framework.ResourceMemory] = r.Memory
+	}
+	if r.GPU != 0 {
+		m[framework.ResourceGPU] = r.GPU
+	}
+	if r.Pods != 0 {
+		m[framework.ResourcePods] = r.Pods
+	}
+	for k, v := range r.Scalar {
+		m[k] = v
+	}
+	return m
+}
+
+// scoreTimer times every Score call of the plugin it wraps, as the
+// framework makes them: once per pod that has more than one feasible node.
+type scoreTimer struct {
+	framework.ScorePlugin
+	mu    sync.Mutex
+	calls []scoreCall
+}
+
+type scoreCall struct {
+	took   time.Duration
+	cpu    time.Duration // of the calling thread
+	nodes  int
+	scored bool // false: the plugin had no opinion (Skip)
+}
+
+// Score implements framework.ScorePlugin.
+func (t *scoreTimer) Score(ctx context.Context, state *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
+	// On its thread, the call's CPU time does not count other goroutines
+	// or processes, as its wall time does on a busy machine.
+	runtime.LockOSThread()
+	cpu := threadCPU()
+	start := time.Now()
+	st := t.ScorePlugin.Score(ctx, state, pi, nodes, scores)
+	took := time.Since(start)
+	cpu = threadCPU() - cpu - cpuClockCost()
+	runtime.UnlockOSThread()
+	t.mu.Lock()
+	t.calls = append(t.calls, scoreCall{took: took, cpu: cpu, nodes: len(nodes), scored: st.IsSuccess()})
+	t.mu.Unlock()
+	return st
+}
+
+// cpuClockCost is the CPU time a threadCPU call itself counts (it is a
+// system call), measured once: the least of many back-to-back readings.
+var cpuClockCost = sync.OnceValue(func() time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	least := time.Duration(1 << 62)
+	for range 1000 {
+		t := threadCPU()
+		least = min(least, threadCPU()-t)
+	}
+	return least
+})
