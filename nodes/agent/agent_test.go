@@ -2,11 +2,15 @@ package agent_test
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -285,6 +289,38 @@ func TestProbes(t *testing.T) {
 		e.waitEvent(t, "live", "Unhealthy", "Liveness probe failed")
 		e.waitEvent(t, "live", "Killing", "failed liveness probe")
 	})
+	t.Run("readiness_grpc", func(t *testing.T) {
+		t.Parallel()
+		// The pods run in the node's network namespace here, so a server
+		// of the test on loopback is at the pod's address.
+		hs := health.NewServer()
+		hs.SetServingStatus("wharf.test.Echo", healthpb.HealthCheckResponse_NOT_SERVING)
+		port := grpcServer(t, hs)
+		whole := e.pod("ready-grpc", "sleep")
+		whole.Spec.Containers[0].ReadinessProbe = &wharfv1.Probe{Grpc: &wharfv1.GRPCAction{Port: int32(port)}, PeriodSeconds: 1}
+		e.create(t, whole)
+		svc := e.pod("ready-grpc-svc", "sleep")
+		svc.Spec.Containers[0].ReadinessProbe = &wharfv1.Probe{Grpc: &wharfv1.GRPCAction{Port: int32(port), Service: proto.String("wharf.test.Echo")}, PeriodSeconds: 1}
+		e.create(t, svc)
+		e.waitPod(t, "ready-grpc", "Ready", ready)
+		e.waitEvent(t, "ready-grpc-svc", "Unhealthy", `Readiness probe failed: service unhealthy (responded with "NOT_SERVING")`)
+		if got, _ := e.c.Pods().Get(ctx(t), "default", "ready-grpc-svc"); condition(got, "Ready") != "False" {
+			t.Errorf("ready while its service is not serving: %v", got.GetStatus())
+		}
+		hs.SetServingStatus("wharf.test.Echo", healthpb.HealthCheckResponse_SERVING)
+		e.waitPod(t, "ready-grpc-svc", "Ready once its service serves", ready)
+	})
+	t.Run("liveness_grpc_unimplemented", func(t *testing.T) {
+		t.Parallel()
+		port := grpcServer(t, nil) // a gRPC server without the health service
+		p := e.pod("live-grpc", "sleep")
+		p.Spec.Containers[0].LivenessProbe = &wharfv1.Probe{
+			Grpc: &wharfv1.GRPCAction{Port: int32(port)}, PeriodSeconds: 1, FailureThreshold: 1, TerminationGracePeriodSeconds: proto.Int64(1),
+		}
+		e.create(t, p)
+		e.waitEvent(t, "live-grpc", "Unhealthy", "does not implement the grpc health protocol")
+		e.waitPod(t, "live-grpc", "restarted by its liveness probe", func(p *wharfv1.Pod) bool { return cs(p, "c").GetRestartCount() >= 1 })
+	})
 	t.Run("startup_tcp", func(t *testing.T) {
 		t.Parallel()
 		port := freePort(t)
@@ -370,4 +406,21 @@ func TestImageChange(t *testing.T) {
 		return c.GetRestartCount() == 1 && c.GetImage() == "wharf.test/busy:v2" && ready(p)
 	})
 	e.waitEvent(t, "upgrade", "Killing", "definition changed")
+}
+
+// grpcServer serves gRPC on loopback until the test ends, with the health
+// service hs when it is not nil, and returns its port.
+func grpcServer(t *testing.T, hs *health.Server) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	if hs != nil {
+		healthpb.RegisterHealthServer(srv, hs)
+	}
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	return l.Addr().(*net.TCPAddr).Port
 }

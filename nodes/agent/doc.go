@@ -30,6 +30,13 @@
 // CrashLoopBackOff), and forgets the back-off once a run lasted 10 min.
 // Image pulls back off the same way (ErrImagePull, then ImagePullBackOff).
 //
+// # Probes
+//
+// Liveness, readiness and startup probes run in goroutines beside each
+// running container: exec (through the runtime), httpGet, tcpSocket, and
+// grpc, the standard grpc.health.v1 health check in plain text, as
+// kubelet's. Network probes go to the pod's IP unless they name a host.
+//
 // # Active deadline
 //
 // A pod with spec.activeDeadlineSeconds that has been running (since its

@@ -240,9 +240,13 @@ func (a *Agent) probe(ctx context.Context, w *podWorker, id string, c *wharfv1.C
 		conn.Close()
 		return true, ""
 	case p.GetGrpc() != nil:
-		return false, "gRPC probes are not supported by this node agent yet"
+		g := p.GetGrpc()
+		if g.GetPort() <= 0 || g.GetPort() > 65535 {
+			return false, fmt.Sprintf("invalid port %d", g.GetPort())
+		}
+		return grpcProbe(ctx, net.JoinHostPort(host, strconv.Itoa(int(g.GetPort()))), g.GetService(), timeout)
 	}
-	return false, "the probe has no handler (exec, httpGet or tcpSocket)"
+	return false, "the probe has no handler (exec, httpGet, tcpSocket or grpc)"
 }
 
 // probePort resolves a probe's port: a number, or the name of one of the
