@@ -33,9 +33,6 @@ type Config struct {
 	// StoreOptions and APIOptions are passed through.
 	StoreOptions []store.Option
 	APIOptions   []apiserver.Option
-	// Handlers are served on the same port next to the API, by path
-	// prefix (e.g. the plugin host's module upload service).
-	Handlers map[string]http.Handler
 }
 
 // Daemon is a running server.
@@ -90,7 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		log:      log,
 		served:   make(chan error, 1),
 		http: &http.Server{
-			Handler:   handler(api.Handler(), cfg.Handlers),
+			Handler:   api.Handler(),
 			Protocols: protocols,
 			// Watches are long-lived streams: allow many per connection.
 			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
@@ -104,18 +101,6 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 // handler serves the API and any extra handlers on one mux.
-func handler(api http.Handler, extra map[string]http.Handler) http.Handler {
-	if len(extra) == 0 {
-		return api
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	for path, h := range extra {
-		mux.Handle(path, h)
-	}
-	return mux
-}
-
 // Addr is the address the daemon listens on.
 func (d *Daemon) Addr() string { return d.listener.Addr().String() }
 
