@@ -95,7 +95,7 @@ func (o *nodeOptions) startNode(ctx context.Context, apiURL string, log *slog.Lo
 		rt.Close()
 		return nil, fmt.Errorf("containerd does not answer at %s: %w\nStart it (systemctl start containerd), or point --containerd-socket at it", o.containerdSocket, err)
 	}
-	log.Info("container runtime", "version", v, "socket", o.containerdSocket)
+	log.Info("container runtime", "version", v, "socket", o.containerdSocket, "log_driver", rt.Config().LogDriver)
 
 	var netm *network.Manager
 	switch {
