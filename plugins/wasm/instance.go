@@ -40,6 +40,8 @@ type instance struct {
 	// nodeSeq is the position in the module's node log this instance has
 	// received (scheduling plugins).
 	nodeSeq uint64
+	// used is when the instance last went back to the pool after a call.
+	used time.Time
 	// nodeBuf is scratch space for node updates.
 	nodeBuf []byte
 }

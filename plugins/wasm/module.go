@@ -130,12 +130,15 @@ func (e *Engine) load(ctx context.Context, wasm []byte, cfg Config, start bool) 
 
 // syncLoopMin is how many node changes an idle instance may be behind
 // before the sync loop brings it up to date; fewer ride along with its
-// next scheduling call (a few changes cost that call microseconds, and
-// taking the instance away from callers would make them start another).
+// next scheduling call (a few changes cost that call microseconds).
 const syncLoopMin = 64
 
 // syncLoopDelay is how long the sync loop waits after node changes come.
 const syncLoopDelay = 5 * time.Millisecond
+
+// syncLoopIdle is how long an instance must have been idle for the sync
+// loop to bring it up to date.
+const syncLoopIdle = 100 * time.Millisecond
 
 // syncLoop pushes node changes to idle instances when many have come
 // (after a burst of node changes, or while an instance sat idle), so that
@@ -167,15 +170,17 @@ func (m *Module) syncLoop() {
 			if in == nil {
 				break
 			}
-			if m.nodes.behind(in.nodeSeq) < syncLoopMin {
-				m.put(in)
+			// An instance in steady use takes the changes with its calls;
+			// taking it away from them would make a caller start another.
+			if m.nodes.behind(in.nodeSeq) < syncLoopMin || time.Since(in.used) < syncLoopIdle {
+				m.idle <- in
 				continue
 			}
 			if err := in.syncNodes(); err != nil && Discarded(err) {
 				m.discard(in, err)
 				continue
 			}
-			m.put(in)
+			m.idle <- in
 		}
 		m.calls.Done()
 	}
@@ -404,7 +409,10 @@ func (m *Module) scheduling() bool {
 }
 
 // put returns a healthy instance to the pool.
-func (m *Module) put(in *instance) { m.idle <- in }
+func (m *Module) put(in *instance) {
+	in.used = time.Now()
+	m.idle <- in
+}
 
 // discard closes a failed instance and starts its replacement at once, in
 // the background, in its slot.
