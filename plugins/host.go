@@ -269,13 +269,20 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 	v := newVersion(obj, mod, key)
 	p.cur.Store(v)
 	h.metrics.loaded.WithLabelValues(name).Set(1)
-	if old != nil && old.mod != mod {
+	switch {
+	case old != nil && old.mod != mod && old.module == v.module:
+		// Same module, new settings (config, timeout, memory limit).
+		go func() { _ = old.mod.Close(context.WithoutCancel(ctx)) }()
+		h.log.Info("plugin reloaded with new settings", "plugin", name, "module", v.module,
+			"version", mod.Metadata().GetVersion())
+		h.events.record(name, "Normal", "Reloaded", fmt.Sprintf("serving %s %s (%s) with new settings", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
+	case old != nil && old.mod != mod:
 		// Calls in flight finish on the old module; Close waits for them.
 		go func() { _ = old.mod.Close(context.WithoutCancel(ctx)) }()
 		h.log.Info("plugin upgraded", "plugin", name, "from", old.module, "to", v.module,
 			"version", mod.Metadata().GetVersion())
 		h.events.record(name, "Normal", "Upgraded", fmt.Sprintf("now serving %s %s (%s)", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
-	} else if old == nil {
+	case old == nil:
 		h.log.Info("plugin loaded", "plugin", name, "module", v.module, "version", mod.Metadata().GetVersion(),
 			"points", strings.Join(v.pointList(), ","))
 		h.events.record(name, "Normal", "Loaded", fmt.Sprintf("serving %s %s (%s) at %s", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module, strings.Join(v.pointList(), ", ")))

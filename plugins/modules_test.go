@@ -3,6 +3,7 @@ package plugins_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,5 +96,43 @@ func TestHostCollectsUnnamedModules(t *testing.T) {
 	})
 	if _, err := s.Modules.Get(ctx, connectRequest(&wharfv1.GetPluginModuleRequest{Module: installed.GetSpec().GetModule()})); err != nil {
 		t.Fatalf("the installed plugin's module: %v; want it kept", err)
+	}
+}
+
+// TestNewSettingsAreAReloadNotAnUpgrade: changing only a plugin's config
+// reloads the same module; its events say so, not "Upgraded".
+func TestNewSettingsAreAReloadNotAnUpgrade(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	p := s.install(t, "defaults", example(t, "defaults"), &wharfv1.PluginSpec{Config: config(t, map[string]any{
+		"labels": map[string]any{"team": "a"},
+	})})
+	p.Spec.Config = config(t, map[string]any{"labels": map[string]any{"team": "b"}})
+	if _, err := s.Client.Plugins().Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	waitFor(t, "the new config to apply", func() bool {
+		n++
+		got, err := s.Client.Pods().Create(ctx, pod(fmt.Sprintf("web-%d", n), true, "nginx:1.27", nil))
+		return err == nil && got.GetMetadata().GetLabels()["team"] == "b"
+	})
+	reasons := map[string]int{}
+	waitFor(t, "a Reloaded event", func() bool {
+		evs, err := s.Client.Events().List(ctx, clientListNS("default"))
+		if err != nil {
+			return false
+		}
+		clear(reasons)
+		for _, ev := range evs.Items {
+			if ev.GetInvolvedObject().GetName() == "defaults" {
+				reasons[ev.GetReason()]++
+			}
+		}
+		return reasons["Reloaded"] > 0
+	})
+	if reasons["Upgraded"] > 0 {
+		t.Errorf("events %v: a settings change reads as an upgrade", reasons)
 	}
 }

@@ -101,7 +101,7 @@ func moduleInfo(md *pluginv1.PluginMetadata) *wharfv1.PluginModuleInfo {
 // knows the mapping.
 func (h *Host) toConnect(ctx context.Context, method string, err error) error {
 	switch {
-	case errors.Is(err, wasm.ErrABI), errors.Is(err, wasm.ErrConfig), errors.Is(err, ErrBadDigest):
+	case errors.Is(err, wasm.ErrABI), errors.Is(err, wasm.ErrConfig), errors.Is(err, wasm.ErrMemoryLimit), errors.Is(err, ErrBadDigest):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, ErrModuleNotFound):
 		return connect.NewError(connect.CodeNotFound, err)

@@ -9,6 +9,9 @@ var (
 	ErrABI = errors.New("module does not follow the Wharf plugin ABI")
 	// ErrConfig: the plugin rejected its config (Load).
 	ErrConfig = errors.New("plugin rejected its config")
+	// ErrMemoryLimit: the module's memory at start is over the memory
+	// limit it was loaded with (Load).
+	ErrMemoryLimit = errors.New("module needs more memory than its limit")
 	// ErrTimeout: a call ran past its deadline; the instance was closed.
 	ErrTimeout = errors.New("plugin call timed out")
 	// ErrTrap: the guest trapped or exited during a call (a panic, an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,41 @@ func TestInstrumentationKeepsResults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(fa, fb) || len(fa) == 0 {
 		t.Fatalf("filter verdicts differ (%d vs %d rejected)", len(fa), len(fb))
+	}
+}
+
+// TestMemoryLimitBelowTheModulesStart: a limit under what the module needs
+// at start is refused at load with the limit and how to raise it, not as
+// an ABI violation.
+func TestMemoryLimitBelowTheModulesStart(t *testing.T) {
+	t.Parallel()
+	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := wasm.NewEngine(cacheDir(t), wasm.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Load(context.Background(), bin, wasm.Config{Name: "hostile", MemoryLimitMiB: 1})
+	if !errors.Is(err, wasm.ErrMemoryLimit) || errors.Is(err, wasm.ErrABI) {
+		t.Fatalf("err = %v; want ErrMemoryLimit (and not ErrABI)", err)
+	}
+	for _, want := range []string{"of 1 MiB", "--memory-limit"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+}
+
+func TestDeadlineMessagesKeepSubMillisecondTimeouts(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		487*time.Microsecond + 300:  "487µs",
+		1500 * time.Microsecond:     "2ms",
+		2*time.Second + 400_000_000: "2.4s",
+	} {
+		if got := wasm.RoundDuration(d).String(); got != want {
+			t.Errorf("%v reads %q; want %q", d, got, want)
+		}
 	}
 }

@@ -153,10 +153,10 @@ func (in *instance) invoke(deadline time.Time, export string, req []byte) ([]byt
 	in.timer.Reset(d)
 	b, err := in.invokeUnguarded(ctx, fn, export, req)
 	if !in.timer.Stop() {
-		return nil, fmt.Errorf("%w: %s ran past its deadline (%s)", ErrTimeout, export, d.Round(time.Millisecond))
+		return nil, fmt.Errorf("%w: %s ran past its deadline (%s)", ErrTimeout, export, roundDuration(d))
 	}
 	if err != nil && in.timedOut.Load() {
-		return nil, fmt.Errorf("%w: %s ran past its deadline (%s)", ErrTimeout, export, d.Round(time.Millisecond))
+		return nil, fmt.Errorf("%w: %s ran past its deadline (%s)", ErrTimeout, export, roundDuration(d))
 	}
 	return b, err
 }
@@ -207,4 +207,13 @@ func (in *instance) trapped(export string, err error) error {
 		return fmt.Errorf("%w: %s: the guest exited with code %d (a Go guest exits with 2 on a fatal error such as running out of memory)", ErrTrap, export, exit.ExitCode())
 	}
 	return fmt.Errorf("%w: %s: %v", ErrTrap, export, err)
+}
+
+// roundDuration rounds d for a message: to milliseconds, or microseconds
+// below one (a 500 µs timeout must not read "0s").
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,11 @@ func (e *Engine) load(ctx context.Context, wasm []byte, cfg Config, start bool) 
 		return nil, err
 	}
 	if m.compiled, err = rt.CompileModule(ctx, code); err != nil {
+		if strings.Contains(err.Error(), "over limit of") {
+			// wazero checks the memory section against the limit first.
+			return fail(fmt.Errorf("%w of %d MiB (%v); raise the Plugin's memoryLimitMiB (wharf plugin install --memory-limit)",
+				ErrMemoryLimit, cfg.MemoryLimitMiB, err))
+		}
 		return fail(fmt.Errorf("%w: it does not compile: %v", ErrABI, err))
 	}
 	if err := checkModule(m.compiled); err != nil {
