@@ -168,6 +168,33 @@ func TestSnapshot(t *testing.T) {
 	}
 }
 
+// Node ids are dense, kept across updates and replacements, and reused
+// after a removal.
+func TestSnapshotNodeIDs(t *testing.T) {
+	t.Parallel()
+	snap, _ := framework.NewSnapshot([]*wharfv1.Node{st.Node("a"), st.Node("b"), st.Node("c")}, nil)
+	ids := map[string]uint32{}
+	for _, n := range snap.Nodes() {
+		ids[n.Name] = n.ID
+	}
+	if fmt.Sprint(ids) != "map[a:0 b:1 c:2]" {
+		t.Fatalf("ids %v, want a:0 b:1 c:2", ids)
+	}
+	if n, _ := snap.Update(st.Node("b", st.Allocatable("cpu", "64"))); n.ID != 1 {
+		t.Errorf("updated b has id %d, want 1", n.ID)
+	}
+	replaced, _ := framework.NewNodeInfo(st.Node("c"))
+	if snap.Add(replaced); replaced.ID != 2 {
+		t.Errorf("replaced c has id %d, want 2", replaced.ID)
+	}
+	snap.Remove("a")
+	d, _ := snap.Update(st.Node("d"))
+	e, _ := snap.Update(st.Node("e"))
+	if d.ID != 0 || e.ID != 3 {
+		t.Errorf("after removing a: d has id %d (want a's 0), e %d (want 3)", d.ID, e.ID)
+	}
+}
+
 func TestSnapshotGPUIndex(t *testing.T) {
 	t.Parallel()
 	snap, _ := framework.NewSnapshot([]*wharfv1.Node{st.Node("cpu"), st.Node("gpu", st.GPUs(2, "Tesla T4", 15360))}, nil)

@@ -15,6 +15,10 @@ type Snapshot struct {
 	byName map[string]*NodeInfo
 
 	gpuNodes []*NodeInfo // nodes with allocatable GPUs; nil: not computed
+
+	// NodeInfo.IDs: those of removed nodes, to reuse, and the next new one.
+	freeIDs []uint32
+	nextID  uint32
 }
 
 // NewSnapshot builds a snapshot of nodes with the pods bound to them
@@ -91,7 +95,8 @@ func (s *Snapshot) NodesWithGPUs() []*NodeInfo {
 	return s.gpuNodes
 }
 
-// Add adds or replaces a node.
+// Add adds or replaces a node. A replacement takes the NodeInfo.ID of the
+// node it replaces; a new node gets an ID that is free.
 func (s *Snapshot) Add(n *NodeInfo) {
 	s.gpuNodes = nil
 	if old, ok := s.byName[n.Name]; ok {
@@ -100,13 +105,25 @@ func (s *Snapshot) Add(n *NodeInfo) {
 				s.nodes[i] = n
 			}
 		}
+		n.ID = old.ID
 	} else {
 		s.nodes = append(s.nodes, n)
+		n.ID = s.allocID()
 	}
 	s.byName[n.Name] = n
 }
 
-// Remove removes a node by name.
+func (s *Snapshot) allocID() uint32 {
+	if k := len(s.freeIDs); k > 0 {
+		id := s.freeIDs[k-1]
+		s.freeIDs = s.freeIDs[:k-1]
+		return id
+	}
+	s.nextID++
+	return s.nextID - 1
+}
+
+// Remove removes a node by name; its NodeInfo.ID goes to a later node.
 func (s *Snapshot) Remove(name string) {
 	old, ok := s.byName[name]
 	if !ok {
@@ -114,6 +131,7 @@ func (s *Snapshot) Remove(name string) {
 	}
 	s.gpuNodes = nil
 	delete(s.byName, name)
+	s.freeIDs = append(s.freeIDs, old.ID)
 	for i := range s.nodes {
 		if s.nodes[i] == old {
 			s.nodes = append(s.nodes[:i], s.nodes[i+1:]...)
