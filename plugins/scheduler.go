@@ -236,14 +236,16 @@ func resourceMap(r *framework.Resource) map[string]int64 {
 //
 // It runs for every candidate node of every scheduling call: what it reads
 // per node is in hot, a dense slice by id, and a node's last use is noted
-// once a minute at most.
+// once a minute at most. A node's id is its NodeInfo.ID where that was
+// free when the node came, so that a candidate is found in hot without
+// hashing anything; byPtr finds the others (NodeInfos of another
+// snapshot).
 type nodeCache struct {
 	mu        sync.Mutex
 	byName    map[string]*nodeRef
 	byPtr     map[*framework.NodeInfo]uint32
-	hot       []hotRef // by id
-	free      []uint32
-	next      uint32
+	hot       []hotRef // by id; ref is nil for a free id
+	free      []uint32 // ids dropped (some may have been taken since)
 	lastSweep time.Time
 }
 
@@ -284,9 +286,12 @@ func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint3
 	ids := make([]uint32, len(nodes))
 	var ups []wasm.EncodedNode
 	for i, n := range nodes {
-		id, ok := c.byPtr[n]
-		if !ok {
-			id = c.attach(n)
+		id := n.ID
+		if int(id) >= len(c.hot) || c.hot[id].ptr != n {
+			var ok bool
+			if id, ok = c.byPtr[n]; !ok {
+				id = c.attach(n)
+			}
 		}
 		h := &c.hot[id]
 		if h.gen != n.Generation {
@@ -322,7 +327,7 @@ func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint3
 func (c *nodeCache) attach(n *framework.NodeInfo) uint32 {
 	r := c.byName[n.Name]
 	if r == nil {
-		r = &nodeRef{id: c.alloc(), name: n.Name}
+		r = &nodeRef{id: c.alloc(n.ID), name: n.Name}
 		c.byName[n.Name] = r
 		for int(r.id) >= len(c.hot) {
 			c.hot = append(c.hot, hotRef{})
@@ -389,14 +394,19 @@ func appendResources(b []byte, num protowire.Number, r *framework.Resource) []by
 	return b
 }
 
-func (c *nodeCache) alloc() uint32 {
-	if n := len(c.free); n > 0 {
-		id := c.free[n-1]
-		c.free = c.free[:n-1]
-		return id
+// alloc returns want if it is free, else another free id.
+func (c *nodeCache) alloc(want uint32) uint32 {
+	if int(want) >= len(c.hot) || c.hot[want].ref == nil {
+		return want
 	}
-	c.next++
-	return c.next - 1
+	for len(c.free) > 0 {
+		id := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		if c.hot[id].ref == nil {
+			return id
+		}
+	}
+	return uint32(len(c.hot))
 }
 
 func (c *nodeCache) drop(name string, r *nodeRef) uint32 {

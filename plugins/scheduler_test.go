@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -8,6 +9,7 @@ import (
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
+	"github.com/wharfhq/wharf/plugins/wasm"
 )
 
 // TestEncodeNode: the hand-made SchedulerNode encoding decodes to the
@@ -72,5 +74,40 @@ func TestEncodeNode(t *testing.T) {
 	}
 	if after.GetRequested()["cpu"] != 8000 || after.GetRequested()["nvidia.com/gpu"] != 1 || len(after.GetAllocatedGpus()) != 1 {
 		t.Errorf("requested %v, allocated GPUs %v", after.GetRequested(), after.GetAllocatedGpus())
+	}
+}
+
+// TestNodeCacheIDs: a node's id for the module is its NodeInfo.ID when
+// that is free, and NodeInfos of another snapshot whose ids collide get
+// ids of their own.
+func TestNodeCacheIDs(t *testing.T) {
+	snap, err := framework.NewSnapshot([]*wharfv1.Node{testNode("a"), testNode("b"), testNode("c")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := framework.NewSnapshot([]*wharfv1.Node{testNode("x")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newNodeCache()
+	mod := &wasm.Module{}
+	got, err := c.refs(mod, snap.Nodes())
+	if err != nil || fmt.Sprint(got) != "[0 1 2]" {
+		t.Fatalf("ids %v (%v), want the NodeInfo ids [0 1 2]", got, err)
+	}
+	got, err = c.refs(mod, append(other.Nodes(), snap.Nodes()[1]))
+	if err != nil || fmt.Sprint(got) != "[3 1]" {
+		t.Fatalf("ids %v (%v), want x (NodeInfo id 0, taken) at 3 and b at 1", got, err)
+	}
+	// Again from the map, not the NodeInfo id.
+	if got, _ = c.refs(mod, other.Nodes()); fmt.Sprint(got) != "[3]" {
+		t.Errorf("x has id %v, want 3", got)
+	}
+}
+
+func testNode(name string) *wharfv1.Node {
+	return &wharfv1.Node{
+		Metadata: &wharfv1.ObjectMeta{Name: name},
+		Status:   &wharfv1.NodeStatus{Allocatable: map[string]string{"cpu": "4", "memory": "8Gi"}},
 	}
 }

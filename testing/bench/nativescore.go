@@ -23,13 +23,15 @@ type nativeScore struct {
 	prep plugin.NodePreparer // nil when the scorer has none
 	sel  plugin.PodSelector  // nil when the scorer has none
 
-	mu    sync.Mutex // a plugin is single-threaded
-	nodes map[*framework.NodeInfo]*nativeNode
-	next  uint32
+	mu    sync.Mutex   // a plugin is single-threaded
+	nodes []nativeNode // by NodeInfo.ID
 	cand  []*plugin.Node
 }
 
+// nativeNode is the plugin.Node made from a NodeInfo (ptr) at a
+// generation; another NodeInfo with the same ID replaces it.
 type nativeNode struct {
+	ptr  *framework.NodeInfo
 	gen  int64
 	node *plugin.Node
 }
@@ -37,7 +39,7 @@ type nativeNode struct {
 var _ framework.ScorePlugin = (*nativeScore)(nil)
 
 func newNativeScore(name string, s plugin.Scorer) *nativeScore {
-	p := &nativeScore{name: name, s: s, nodes: map[*framework.NodeInfo]*nativeNode{}}
+	p := &nativeScore{name: name, s: s}
 	p.prep, _ = s.(plugin.NodePreparer)
 	p.sel, _ = s.(plugin.PodSelector)
 	return p
@@ -56,15 +58,13 @@ func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *fram
 	}
 	cand := p.cand[:0]
 	for _, n := range nodes {
-		e := p.nodes[n]
-		if e == nil {
-			e = &nativeNode{gen: -1, node: &plugin.Node{ID: p.next}}
-			p.next++
-			p.nodes[n] = e
+		for int(n.ID) >= len(p.nodes) {
+			p.nodes = append(p.nodes, nativeNode{})
 		}
-		if e.gen != n.Generation {
-			e.gen = n.Generation
-			e.node = pluginNode(e.node.ID, n)
+		e := &p.nodes[n.ID]
+		if e.ptr != n || e.gen != n.Generation {
+			e.ptr, e.gen = n, n.Generation
+			e.node = pluginNode(n.ID, n)
 			if p.prep != nil {
 				p.prep.PrepareNode(e.node)
 			}
