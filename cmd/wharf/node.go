@@ -42,7 +42,7 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, up bool) {
 	f.StringVar(&o.nodeIP, "node-ip", "", "the address the node is reported at and the API server reaches it on (default: the source address of the default route)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "", "register the node with this pod CIDR instead of one the server hands out")
 	f.StringVar(&o.cniBridge, "cni-bridge", network.DefaultBridge, "the Linux bridge pods are attached to")
-	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", network.DefaultPluginDirs, "where the CNI plugins (bridge, host-local, loopback) are")
+	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", network.DefaultPluginDirs, "where the CNI plugins (bridge, host-local) are")
 	f.BoolVar(&o.noPodNetwork, "no-pod-network", false, "run every pod in the node's network namespace (as hostNetwork) instead of giving pods their own IPs")
 	f.StringVar(&o.cgroupParent, "cgroup-parent", runtime.DefaultCgroupParent, "the cgroup the containers' cgroups go under")
 	if up {

@@ -9,8 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newNetNS makes a network namespace and pins it with a bind mount at path,
-// as `ip netns add` does, so it lives on without a process in it.
+// newNetNS makes a network namespace with its loopback interface up and pins
+// it with a bind mount at path, as `ip netns add` does, so it lives on
+// without a process in it.
 func newNetNS(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -41,9 +42,12 @@ func newNetNS(path string) error {
 			errc <- fmt.Errorf("unshare the network namespace: %w", err)
 			return
 		}
-		err = unix.Mount(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()), path, "", unix.MS_BIND, "")
-		if err != nil {
-			err = fmt.Errorf("pin the network namespace at %s: %w", path, err)
+		err = linkUp("lo")
+		if err == nil {
+			err = unix.Mount(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()), path, "", unix.MS_BIND, "")
+			if err != nil {
+				err = fmt.Errorf("pin the network namespace at %s: %w", path, err)
+			}
 		}
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
@@ -82,6 +86,28 @@ func removeNetNS(path string) error {
 	}
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return err
+	}
+	return nil
+}
+
+// linkUp sets the interface name of the calling thread's network namespace
+// up.
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
 	}
 	return nil
 }

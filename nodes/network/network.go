@@ -1,8 +1,10 @@
 // Package network gives pods their network: a network namespace of its own
 // per pod, pinned by a bind mount under the state dir, and an interface on
 // a bridge with an IP from the node's pod CIDR, set up through CNI
-// (github.com/containerd/go-cni running the bridge, host-local and
-// loopback plugins, as Debian's containernetworking-plugins ship them).
+// (github.com/containerd/go-cni running the bridge and host-local plugins,
+// as Debian's containernetworking-plugins ship them). The namespace's
+// loopback interface is brought up when the namespace is made, without the
+// loopback plugin: one process less per pod start (some 4 ms of CPU).
 //
 // All containers of a pod join the namespace by path (runtime
 // ContainerConfig.NetNSPath); pods with hostNetwork skip this package.
@@ -74,12 +76,24 @@ type Attachment struct {
 	IP string `json:"ip"`
 }
 
+// podState is what a pod's state file holds.
+type podState struct {
+	Attachment
+	// LoUp: the loopback interface was brought up with the namespace;
+	// without it (an older agent) the loopback plugin did it, and its
+	// teardown runs that plugin too.
+	LoUp bool `json:"loUp,omitempty"`
+}
+
 // Manager sets up and tears down pod networks.
 type Manager struct {
 	cfg Config
 
-	mu      sync.RWMutex
-	cni     gocni.CNI
+	mu  sync.RWMutex
+	cni gocni.CNI
+	// cniLo also runs the loopback plugin: pods set up by agents that used
+	// it are torn down with it, so its cached result goes too.
+	cniLo   gocni.CNI
 	podCIDR string
 	locks   sync.Map // pod UID -> *sync.Mutex
 }
@@ -115,7 +129,7 @@ func Missing(dirs []string) string {
 		dirs = DefaultPluginDirs
 	}
 	var miss []string
-	for _, p := range []string{"bridge", "host-local", "loopback"} {
+	for _, p := range []string{"bridge", "host-local"} {
 		found := false
 		for _, d := range dirs {
 			if st, err := os.Stat(filepath.Join(d, p)); err == nil && !st.IsDir() {
@@ -146,15 +160,21 @@ func (m *Manager) Configure(podCIDR string) error {
 	if m.podCIDR == ipnet.String() && m.cni != nil {
 		return nil
 	}
-	c, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(2))
+	c, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(1))
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
-	// Ours first, so its interface is eth0; then loopback.
-	if err := c.Load(gocni.WithConfListBytes(m.confList(ipnet.String())), gocni.WithLoNetwork); err != nil {
+	if err := c.Load(gocni.WithConfListBytes(m.confList(ipnet.String()))); err != nil {
 		return fmt.Errorf("network: load CNI config: %w", err)
 	}
-	m.cni, m.podCIDR = c, ipnet.String()
+	lo, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(2))
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	if err := lo.Load(gocni.WithConfListBytes(m.confList(ipnet.String())), gocni.WithLoNetwork); err != nil {
+		return fmt.Errorf("network: load CNI config: %w", err)
+	}
+	m.cni, m.cniLo, m.podCIDR = c, lo, ipnet.String()
 	return nil
 }
 
@@ -227,18 +247,26 @@ func (m *Manager) Get(uid string) (Attachment, bool) {
 }
 
 func (m *Manager) get(uid string) (Attachment, bool) {
+	st, ok := m.state(uid)
+	if !ok || st.IP == "" {
+		return Attachment{}, false
+	}
+	if ok, _ := isNetNS(st.NetNSPath); !ok {
+		return Attachment{}, false
+	}
+	return st.Attachment, true
+}
+
+func (m *Manager) state(uid string) (podState, bool) {
 	b, err := os.ReadFile(m.statePath(uid))
 	if err != nil {
-		return Attachment{}, false
+		return podState{}, false
 	}
-	var a Attachment
-	if json.Unmarshal(b, &a) != nil || a.IP == "" {
-		return Attachment{}, false
+	var st podState
+	if json.Unmarshal(b, &st) != nil {
+		return podState{}, false
 	}
-	if ok, _ := isNetNS(a.NetNSPath); !ok {
-		return Attachment{}, false
-	}
-	return a, true
+	return st, true
 }
 
 // Setup gives the pod a namespace and an address, or returns what it
@@ -290,7 +318,7 @@ func (m *Manager) Setup(ctx context.Context, uid, namespace, name string) (Attac
 		removeNetNS(path)
 		return Attachment{}, fmt.Errorf("network: pod %s: CNI gave eth0 no address", uid)
 	}
-	b, _ := json.Marshal(a)
+	b, _ := json.Marshal(podState{Attachment: a, LoUp: true})
 	if err := writeFileSync(m.statePath(uid), b); err != nil {
 		return Attachment{}, fmt.Errorf("network: pod %s: %w", uid, err)
 	}
@@ -307,6 +335,9 @@ func (m *Manager) Teardown(ctx context.Context, uid string) error {
 	path := m.netnsPath(uid)
 	m.mu.RLock()
 	c := m.cni
+	if st, ok := m.state(uid); ok && !st.LoUp {
+		c = m.cniLo
+	}
 	m.mu.RUnlock()
 	_, hasState := os.Stat(m.statePath(uid))
 	isNS, _ := isNetNS(path)

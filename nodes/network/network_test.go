@@ -3,12 +3,14 @@ package network_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -59,49 +61,80 @@ func uid() string {
 	return fmt.Sprintf("%x", b)
 }
 
-// listenIn opens a TCP listener inside the network namespace at path.
-func listenIn(t *testing.T, path string) net.Listener {
-	t.Helper()
-	type res struct {
-		l   net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
+// inNetNS runs fn on a thread inside the network namespace at path (the
+// sockets fn opens stay in that namespace).
+func inNetNS(path string, fn func() error) error {
+	errc := make(chan error, 1)
 	go func() {
-		// This thread enters the namespace, opens the socket there (it
-		// stays in that namespace) and goes back.
 		goruntime.LockOSThread()
 		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
 		if err != nil {
 			goruntime.UnlockOSThread()
-			ch <- res{err: err}
+			errc <- err
 			return
 		}
 		defer orig.Close()
 		f, err := os.Open(path)
 		if err != nil {
 			goruntime.UnlockOSThread()
-			ch <- res{err: err}
+			errc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 			goruntime.UnlockOSThread()
-			ch <- res{err: err}
+			errc <- err
 			return
 		}
-		l, err := net.Listen("tcp", ":8080")
+		err = fn()
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			goruntime.UnlockOSThread()
 		}
-		ch <- res{l, err}
+		errc <- err
 	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen in %s: %v", path, r.err)
+	return <-errc
+}
+
+// listenIn opens a TCP listener on port 8080 inside the network namespace
+// at path.
+func listenIn(t *testing.T, path string) net.Listener {
+	t.Helper()
+	var l net.Listener
+	err := inNetNS(path, func() (err error) {
+		l, err = net.Listen("tcp", ":8080")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in %s: %v", path, err)
 	}
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// readFrom reads what the server at addr sends, from inside the network
+// namespace at path ("" for the test's own).
+func readFrom(t *testing.T, path, addr string) string {
+	t.Helper()
+	var got []byte
+	dial := func() error {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		got, err = io.ReadAll(c)
+		return err
+	}
+	var err error
+	if path == "" {
+		err = dial()
+	} else {
+		err = inNetNS(path, dial)
+	}
+	if err != nil {
+		t.Fatalf("read from %s (in %q): %v", addr, path, err)
+	}
+	return string(got)
 }
 
 func TestSetupTeardown(t *testing.T) {
@@ -136,23 +169,23 @@ func TestSetupTeardown(t *testing.T) {
 		t.Errorf("Get = %v, %v", got, ok)
 	}
 
-	// The node reaches the pod at its IP.
+	// The node reaches the pod at its IP, and the pod itself on loopback.
 	l := listenIn(t, atA.NetNSPath)
 	go func() {
-		c, err := l.Accept()
-		if err == nil {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
 			io.WriteString(c, "hello from the pod\n")
 			c.Close()
 		}
 	}()
-	c, err := net.DialTimeout("tcp", net.JoinHostPort(atA.IP, "8080"), 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial the pod at %s: %v", atA.IP, err)
+	if got := readFrom(t, "", net.JoinHostPort(atA.IP, "8080")); got != "hello from the pod\n" {
+		t.Errorf("read %q from the pod's IP", got)
 	}
-	got, _ := io.ReadAll(c)
-	c.Close()
-	if string(got) != "hello from the pod\n" {
-		t.Errorf("read %q", got)
+	if got := readFrom(t, atA.NetNSPath, "127.0.0.1:8080"); got != "hello from the pod\n" {
+		t.Errorf("read %q on the pod's loopback", got)
 	}
 
 	if err := m.Teardown(ctx, a); err != nil {
@@ -194,5 +227,36 @@ func TestNotConfigured(t *testing.T) {
 	}
 	if _, err := network.New(network.Config{StateDir: t.TempDir(), Bridge: "a-bridge-name-too-long"}); err == nil {
 		t.Error("a 22-character bridge name was accepted")
+	}
+}
+
+// TestTeardownOlderState tears down a pod whose state file an older agent
+// wrote (the loopback plugin set its loopback interface up).
+func TestTeardownOlderState(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := uid()
+	at, err := m.Setup(ctx, a, "default", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(at.NetNSPath)), "pods", a+".json"))
+	if len(files) != 1 {
+		t.Fatalf("no state file for pod %s", a)
+	}
+	b, _ := json.Marshal(map[string]string{"netns": at.NetNSPath, "ip": at.IP})
+	if err := os.WriteFile(files[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.Get(a); !ok || got != at {
+		t.Errorf("Get = %v, %v; want %v", got, ok, at)
+	}
+	if err := m.Teardown(ctx, a); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	if _, err := os.Stat(at.NetNSPath); !os.IsNotExist(err) {
+		t.Errorf("netns %s left: %v", at.NetNSPath, err)
 	}
 }
