@@ -262,8 +262,8 @@ type nodeRef struct {
 	name string
 	// obj is the node object last sent, enc its encoding (SchedulerNode
 	// fields 2 and 3): most changes are to what the node's pods request,
-	// and the object goes again as the same bytes, which the guest need
-	// not decode again.
+	// and the object goes again as the same bytes, so that the module
+	// sends instances only the accounting.
 	obj *wharfv1.Node
 	enc []byte
 }
@@ -344,8 +344,9 @@ func (c *nodeCache) attach(n *framework.NodeInfo) uint32 {
 }
 
 // encode encodes n as a SchedulerNode for the module: the node object and
-// allocatable as the same bytes as last time unless the object changed,
-// then what changes with every pod placed on the node.
+// allocatable as the same bytes as last time unless the object changed
+// (the module then sends instances only the accounting), and what
+// changes with every pod placed on the node.
 func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
 	if r.obj != n.Node || r.enc == nil {
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(slimNode(n.Node))
@@ -355,10 +356,7 @@ func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
 		enc := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), b)
 		r.obj, r.enc = n.Node, appendResources(enc, 3, &n.Allocatable)
 	}
-	b := make([]byte, 0, len(r.enc)+64)
-	b = protowire.AppendVarint(protowire.AppendTag(b, 1, protowire.VarintType), uint64(r.id))
-	b = append(b, r.enc...)
-	b = appendResources(b, 4, &n.Requested)
+	acct := appendResources(make([]byte, 0, 64), 4, &n.Requested)
 	var gpus []byte
 	for _, g := range n.GPUs {
 		if g.Pod != "" {
@@ -366,9 +364,9 @@ func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
 		}
 	}
 	if len(gpus) > 0 {
-		b = protowire.AppendBytes(protowire.AppendTag(b, 5, protowire.BytesType), gpus)
+		acct = protowire.AppendBytes(protowire.AppendTag(acct, 5, protowire.BytesType), gpus)
 	}
-	return wasm.EncodedNode{ID: r.id, Bytes: b}, nil
+	return wasm.EncodedNode{ID: r.id, Object: r.enc, Accounting: acct}, nil
 }
 
 // appendResources appends r as the map<string, int64> field num, entries

@@ -40,7 +40,8 @@ func TestEncodeNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		sn := &pluginv1.SchedulerNode{}
-		if err := proto.Unmarshal(enc.Bytes, sn); err != nil || enc.ID != 7 {
+		b := append(append([]byte{0x08, 7}, enc.Object...), enc.Accounting...) // id 7
+		if err := proto.Unmarshal(b, sn); err != nil || enc.ID != 7 {
 			t.Fatalf("id %d, %v", enc.ID, err)
 		}
 		return sn, r.enc

@@ -19,15 +19,31 @@ import (
 // that an instance that is behind receives only the changes (a delta)
 // before its next scheduling call. Every instance has its own copy of the
 // nodes in its own memory.
+//
+// A node's encoding is in two parts, the node object (with allocatable)
+// and its accounting (what its pods request, its GPUs given to pods):
+// most changes are a pod placed on a node, which changes the accounting
+// alone, and an instance that has the node's object receives only the new
+// accounting (NodeUpdate.accounting), which a guest applies for a
+// fraction of the cost of a whole node.
 type nodeLog struct {
 	mu      sync.Mutex
-	nodes   [][]byte // encoded SchedulerNode by id; nil: no such node
+	nodes   []nodeEnc // by id
 	present int
 	log     []nodeChange // changes with seq > base, in order
 	base    uint64
 	seq     uint64
 	mark    []uint64 // scratch: the last delta (pass) an id was collected in
 	pass    uint64
+}
+
+// nodeEnc is a node's latest encoding: obj is SchedulerNode fields 2 and
+// 3 (node, allocatable), nil when there is no node with the id; acct is
+// fields 4 and 5 (requested, allocated_gpus). objSeq is the change that
+// last set obj (or removed the node).
+type nodeEnc struct {
+	obj, acct []byte
+	objSeq    uint64
 }
 
 type nodeChange struct {
@@ -43,38 +59,43 @@ const minLog = 4096
 // Score. Ids are the caller's: small integers, reused after removal.
 func (m *Module) UpdateNodes(upserts []*pluginv1.SchedulerNode, removed []uint32) error {
 	encs := make([]EncodedNode, len(upserts))
+	opts := proto.MarshalOptions{Deterministic: true}
 	for i, n := range upserts {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(n)
+		obj, err := opts.Marshal(&pluginv1.SchedulerNode{Node: n.GetNode(), Allocatable: n.GetAllocatable()})
 		if err != nil {
 			return fmt.Errorf("encode node %d: %w", n.GetId(), err)
 		}
-		encs[i] = EncodedNode{ID: n.GetId(), Bytes: b}
+		acct, err := opts.Marshal(&pluginv1.SchedulerNode{Requested: n.GetRequested(), AllocatedGpus: n.GetAllocatedGpus()})
+		if err != nil {
+			return fmt.Errorf("encode node %d: %w", n.GetId(), err)
+		}
+		encs[i] = EncodedNode{ID: n.GetId(), Object: obj, Accounting: acct}
 	}
 	m.UpdateEncodedNodes(encs, removed)
 	return nil
 }
 
-// EncodedNode is a SchedulerNode already encoded. An update that leaves
-// the node object (or allocatable) as it was should encode it byte for
-// byte as before: guests may then keep what they decoded of it (the Go SDK
-// does; see docs/abi.md), and that is most of the cost of an update.
+// EncodedNode is a SchedulerNode already encoded, without its id, in two
+// parts: Object holds the fields node and allocatable (2 and 3),
+// Accounting requested and allocated_gpus (4 and 5). An update whose
+// Object is byte for byte the one the module has for the id sends
+// instances only the accounting: encode an unchanged node object the
+// same way every time (the plugin host keeps its bytes).
 type EncodedNode struct {
-	ID    uint32
-	Bytes []byte // kept: do not change them after the call
+	ID                 uint32
+	Object, Accounting []byte // kept: do not change them after the call
 }
 
-// UpdateEncodedNodes is UpdateNodes for nodes the caller encoded: the
-// plugin host keeps each node object's encoding and sends it again with
-// new accounting when only that changed.
+// UpdateEncodedNodes is UpdateNodes for nodes the caller encoded.
 func (m *Module) UpdateEncodedNodes(upserts []EncodedNode, removed []uint32) {
 	l := &m.nodes
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, n := range upserts {
-		l.set(n.ID, n.Bytes)
+		l.set(n.ID, n.Object, n.Accounting)
 	}
 	for _, id := range removed {
-		l.set(id, nil)
+		l.remove(id)
 	}
 	if len(l.log) > max(minLog, 4*l.present) {
 		drop := len(l.log) / 2
@@ -87,20 +108,36 @@ func (m *Module) UpdateEncodedNodes(upserts []EncodedNode, removed []uint32) {
 	}
 }
 
-func (l *nodeLog) set(id uint32, enc []byte) {
+func (l *nodeLog) set(id uint32, obj, acct []byte) {
 	for int(id) >= len(l.nodes) {
-		l.nodes = append(l.nodes, nil)
+		l.nodes = append(l.nodes, nodeEnc{})
 	}
-	if l.nodes[id] == nil && enc != nil {
-		l.present++
-	} else if l.nodes[id] != nil && enc == nil {
-		l.present--
+	if obj == nil {
+		obj = []byte{} // present, if empty
 	}
-	if bytes.Equal(l.nodes[id], enc) && (l.nodes[id] == nil) == (enc == nil) {
+	e := &l.nodes[id]
+	objChanged := e.obj == nil || !bytes.Equal(e.obj, obj)
+	if !objChanged && bytes.Equal(e.acct, acct) {
 		return // unchanged (a heartbeat that touched nothing sent)
 	}
-	l.nodes[id] = enc
+	if e.obj == nil {
+		l.present++
+	}
 	l.seq++
+	if objChanged {
+		e.obj, e.objSeq = obj, l.seq
+	}
+	e.acct = acct
+	l.log = append(l.log, nodeChange{l.seq, id})
+}
+
+func (l *nodeLog) remove(id uint32) {
+	if int(id) >= len(l.nodes) || l.nodes[id].obj == nil {
+		return
+	}
+	l.present--
+	l.seq++
+	l.nodes[id] = nodeEnc{objSeq: l.seq}
 	l.log = append(l.log, nodeChange{l.seq, id})
 }
 
@@ -122,10 +159,9 @@ func (l *nodeLog) delta(buf []byte, seq uint64) ([]byte, uint64) {
 	if seq == 0 || seq < l.base {
 		buf = protowire.AppendTag(buf, 1, protowire.VarintType)
 		buf = protowire.AppendVarint(buf, 1)
-		for _, enc := range l.nodes {
-			if enc != nil {
-				buf = protowire.AppendTag(buf, 2, protowire.BytesType)
-				buf = protowire.AppendBytes(buf, enc)
+		for id := range l.nodes {
+			if e := &l.nodes[id]; e.obj != nil {
+				buf = e.appendUpsert(buf, uint32(id))
 			}
 		}
 		return buf, l.seq
@@ -145,11 +181,13 @@ func (l *nodeLog) delta(buf []byte, seq uint64) ([]byte, uint64) {
 			continue
 		}
 		l.mark[id] = l.pass
-		if enc := l.nodes[id]; enc != nil {
-			buf = protowire.AppendTag(buf, 2, protowire.BytesType)
-			buf = protowire.AppendBytes(buf, enc)
-		} else {
+		switch e := &l.nodes[id]; {
+		case e.obj == nil:
 			removed = append(removed, id)
+		case e.objSeq > seq: // the instance has another node object, or none
+			buf = e.appendUpsert(buf, id)
+		default:
+			buf = e.appendAccounting(buf, id)
 		}
 	}
 	if len(removed) > 0 {
@@ -161,6 +199,25 @@ func (l *nodeLog) delta(buf []byte, seq uint64) ([]byte, uint64) {
 		buf = protowire.AppendBytes(buf, packed)
 	}
 	return buf, l.seq
+}
+
+// appendUpsert appends the node as NodeUpdate.upserts (field 2): a
+// SchedulerNode of the id, the object and the accounting.
+func (e *nodeEnc) appendUpsert(buf []byte, id uint32) []byte {
+	buf = protowire.AppendTag(buf, 2, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(1+protowire.SizeVarint(uint64(id))+len(e.obj)+len(e.acct)))
+	buf = protowire.AppendVarint(append(buf, 0x08), uint64(id)) // id, field 1
+	return append(append(buf, e.obj...), e.acct...)
+}
+
+// appendAccounting appends the node's accounting as
+// NodeUpdate.accounting (field 4): a NodeAccounting, whose fields have
+// SchedulerNode's numbers.
+func (e *nodeEnc) appendAccounting(buf []byte, id uint32) []byte {
+	buf = protowire.AppendTag(buf, 4, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(1+protowire.SizeVarint(uint64(id))+len(e.acct)))
+	buf = protowire.AppendVarint(append(buf, 0x08), uint64(id))
+	return append(buf, e.acct...)
 }
 
 // syncNodes sends the instance the node changes it has not seen. Shipping

@@ -35,8 +35,8 @@ func init() {
 	}
 }
 
-//go:wasmexport wharf_abi_v1
-func wharfABIv1() {}
+//go:wasmexport wharf_abi_v2
+func wharfABIv2() {}
 
 //go:wasmexport wharf_alloc
 func wharfAlloc(size uint32) uint32 {

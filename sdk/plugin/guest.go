@@ -25,7 +25,8 @@ type guest struct {
 	md   *pluginv1.PluginMetadata
 
 	// nodes by id, as the host sent them (scheduler plugins).
-	nodes []*Node
+	nodes   []*Node
+	upserts []*Node // scratch for updateNodes
 	// buffers reused across calls: the guest is single-threaded.
 	pod      Pod
 	ids      []uint32
@@ -140,21 +141,21 @@ func (g *guest) configure(b []byte) []byte {
 }
 
 func (g *guest) updateNodes(b []byte) []byte {
-	var upserts []*Node
+	upserts := g.upserts[:0]
 	err := walk(b, func(f field) error {
-		switch f.num {
-		case 1:
+		switch {
+		case f.num == 1 && !f.bytes:
 			if f.x != 0 {
 				clear(g.nodes)
 				g.nodes = g.nodes[:0]
 			}
-		case 2:
-			n, err := decodeSchedulerNode(f.v, g.node)
+		case f.num == 2 && f.bytes:
+			n, err := decodeSchedulerNode(f.v)
 			if err != nil {
 				return err
 			}
 			upserts = append(upserts, n)
-		case 3:
+		case f.num == 3 && f.bytes:
 			for v := f.v; len(v) > 0; {
 				id, k := protowire.ConsumeVarint(v)
 				if k < 0 {
@@ -165,10 +166,25 @@ func (g *guest) updateNodes(b []byte) []byte {
 					g.nodes[id] = nil
 				}
 			}
+		case f.num == 4 && f.bytes:
+			// A pod placed on the node (or gone): a new version of the
+			// node with the object and allocatable it had.
+			n := &Node{}
+			id, err := decodeAccounting(f.v, n)
+			if err != nil {
+				return err
+			}
+			prev := g.node(id)
+			if prev == nil {
+				return fmt.Errorf("accounting for node id %d, which the host never sent (host bug)", id)
+			}
+			n.ID, n.Node, n.Allocatable = id, prev.Node, prev.Allocatable
+			upserts = append(upserts, n)
 		}
 		return nil
 	})
 	if err != nil {
+		clear(upserts)
 		return errorResponse(abi.ExportNodes, "NodeUpdate: "+err.Error())
 	}
 	prep, _ := g.impl.(NodePreparer)
@@ -182,6 +198,8 @@ func (g *guest) updateNodes(b []byte) []byte {
 			prep.PrepareNode(n)
 		}
 	}
+	clear(upserts)
+	g.upserts = upserts[:0]
 	return nil
 }
 

@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"hash/maphash"
-
 	"google.golang.org/protobuf/encoding/protowire"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -59,17 +57,10 @@ func walk(b []byte, fn func(f field) error) error {
 	return nil
 }
 
-// decodeSchedulerNode decodes a SchedulerNode. Most updates change only
-// what pods request on a node (a pod was placed there): the host then
-// sends the node object and allocatable byte for byte as before, and the
-// new version shares the decoded ones of prev (the version it replaces,
-// nil for none) instead of decoding them again, which is most of the
-// cost. They are recognized by length and a 64-bit hash with a seed of
-// the guest's own.
-func decodeSchedulerNode(b []byte, prev func(id uint32) *Node) (*Node, error) {
+// decodeSchedulerNode decodes a SchedulerNode.
+func decodeSchedulerNode(b []byte) (*Node, error) {
 	n := &Node{}
 	var node []byte
-	var alloc [][]byte
 	err := walk(b, func(f field) error {
 		switch {
 		case f.num == 1 && !f.bytes:
@@ -80,86 +71,74 @@ func decodeSchedulerNode(b []byte, prev func(id uint32) *Node) (*Node, error) {
 			}
 			node = f.v
 		case f.num == 3 && f.bytes:
-			alloc = append(alloc, f.v)
-		case f.num == 4 && f.bytes:
 			k, v, err := decodeInt64Entry(f.v)
 			if err != nil {
 				return err
 			}
-			if n.Requested == nil {
-				n.Requested = map[string]int64{}
+			if n.Allocatable == nil {
+				n.Allocatable = map[string]int64{}
 			}
-			n.Requested[k] = v
-		case f.num == 5:
-			if !f.bytes {
-				n.AllocatedGPUs = append(n.AllocatedGPUs, int32(f.x))
-				return nil
-			}
-			for v := f.v; len(v) > 0; {
-				x, k := protowire.ConsumeVarint(v)
-				if k < 0 {
-					return errWire
-				}
-				v = v[k:]
-				n.AllocatedGPUs = append(n.AllocatedGPUs, int32(x))
-			}
+			n.Allocatable[k] = v
+		case f.num == 4 || f.num == 5:
+			return decodeAccountingField(f, n)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var p *Node
-	if prev != nil {
-		p = prev(n.ID)
-	}
-	n.nodeKey = wireKey(node)
-	if p != nil && p.nodeKey == n.nodeKey {
-		n.Node = p.Node
-	} else {
-		n.Node = &wharfv1.Node{}
-		if err := decodeNode(node, n.Node); err != nil {
-			return nil, err
-		}
-	}
-	n.allocKey = wireKey(alloc...)
-	if p != nil && p.allocKey == n.allocKey {
-		n.Allocatable = p.Allocatable
-		return n, nil
-	}
-	for _, e := range alloc {
-		k, v, err := decodeInt64Entry(e)
-		if err != nil {
-			return nil, err
-		}
-		if n.Allocatable == nil {
-			n.Allocatable = map[string]int64{}
-		}
-		n.Allocatable[k] = v
+	n.Node = &wharfv1.Node{}
+	if err := decodeNode(node, n.Node); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
 
-// wireSeed seeds wireKey: the guest's own, so that no host can make two
-// different nodes look alike.
-var wireSeed = maphash.MakeSeed()
-
-// wireKey identifies the encoding of fields: their total length and a hash
-// of their bytes.
-func wireKey(fields ...[]byte) wireID {
-	var h maphash.Hash
-	h.SetSeed(wireSeed)
-	n := 0
-	for _, f := range fields {
-		h.Write(f)
-		n += len(f)
-	}
-	return wireID{n: n, sum: h.Sum64()}
+// decodeAccounting decodes a NodeAccounting: the id, and the new
+// accounting into n.
+func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
+	err = walk(b, func(f field) error {
+		if f.num == 1 && !f.bytes {
+			id = uint32(f.x)
+			return nil
+		}
+		return decodeAccountingField(f, n)
+	})
+	return id, err
 }
 
-type wireID struct {
-	n   int
-	sum uint64
+// decodeAccountingField decodes requested (4) and allocated_gpus (5),
+// which SchedulerNode and NodeAccounting share, into n; other fields are
+// skipped.
+func decodeAccountingField(f field, n *Node) error {
+	switch {
+	case f.num == 4 && f.bytes:
+		k, v, err := decodeInt64Entry(f.v)
+		if err != nil {
+			return err
+		}
+		if n.Requested == nil {
+			n.Requested = make(map[string]int64, 4)
+		}
+		n.Requested[k] = v
+	case f.num == 5 && !f.bytes:
+		n.AllocatedGPUs = append(n.AllocatedGPUs, int32(f.x))
+	case f.num == 5:
+		for v := f.v; len(v) > 0; {
+			if v[0] < 0x80 { // indices below 128: one byte each
+				n.AllocatedGPUs = append(n.AllocatedGPUs, int32(v[0]))
+				v = v[1:]
+				continue
+			}
+			x, k := protowire.ConsumeVarint(v)
+			if k < 0 {
+				return errWire
+			}
+			v = v[k:]
+			n.AllocatedGPUs = append(n.AllocatedGPUs, int32(x))
+		}
+	}
+	return nil
 }
 
 func decodeNode(b []byte, node *wharfv1.Node) error {

@@ -56,6 +56,12 @@ func NewPod(obj *wharfv1.Pod, requests map[string]int64) *Pod {
 
 // Node is a node as the host last sent it. The SDK keeps every node the
 // host sent; Filter and Score see the candidates.
+//
+// Every pod placed on a node, or gone from it, makes a new version of the
+// node with new Requested and AllocatedGPUs: the host sends only those
+// (docs/abi.md), and the new version shares Node and Allocatable with the
+// one it replaces (the same pointer and map), which is how a plugin can
+// tell that they did not change. Treat them as read-only.
 type Node struct {
 	// ID is the host's reference for the node.
 	ID uint32
@@ -70,11 +76,6 @@ type Node struct {
 	// (parsed labels, a summary of its GPUs). It starts nil and is dropped
 	// when the host sends a new version of the node.
 	Scratch any
-
-	// Versions whose node object (or allocatable) arrived byte for byte
-	// the same share the decoded one: treat Node and Allocatable as
-	// read-only.
-	nodeKey, allocKey wireID
 }
 
 // Free returns what is left of a resource on the node.

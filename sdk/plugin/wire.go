@@ -194,7 +194,7 @@ func decodeInt64Entry(b []byte) (k string, v int64, err error) {
 				return "", 0, errWire
 			}
 			b = b[n:]
-			k = string(s)
+			k = resourceName(s)
 		case num == 2 && typ == protowire.VarintType:
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
@@ -211,6 +211,24 @@ func decodeInt64Entry(b []byte) (k string, v int64, err error) {
 		}
 	}
 	return k, v, nil
+}
+
+// resourceName is string(b), without allocating for the resources that
+// every node and pod has.
+func resourceName(b []byte) string {
+	switch string(b) {
+	case "cpu":
+		return "cpu"
+	case "memory":
+		return "memory"
+	case "pods":
+		return "pods"
+	case "nvidia.com/gpu":
+		return "nvidia.com/gpu"
+	case "ephemeral-storage":
+		return "ephemeral-storage"
+	}
+	return string(b)
 }
 
 // appendScores encodes a ScoreResponse with scores, which must be in

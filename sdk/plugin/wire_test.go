@@ -2,12 +2,14 @@ package plugin
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
 )
 
 // FuzzDecodeSchedRequest: the hand-written request decoder never panics
@@ -64,7 +66,7 @@ func FuzzDecodeSchedulerNode(f *testing.F) {
 	})
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeSchedulerNode(b, nil)
+		got, err := decodeSchedulerNode(b)
 		want := &pluginv1.SchedulerNode{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return
@@ -78,53 +80,84 @@ func FuzzDecodeSchedulerNode(f *testing.F) {
 	})
 }
 
-// TestDecodeSchedulerNodeShares: a version whose node object and
-// allocatable arrive unchanged shares them with the version before; a
-// changed one does not.
-func TestDecodeSchedulerNodeShares(t *testing.T) {
-	sn := &pluginv1.SchedulerNode{
+// FuzzDecodeAccounting: the accounting decoder agrees with
+// proto.Unmarshal.
+func FuzzDecodeAccounting(f *testing.F) {
+	seed, _ := proto.Marshal(&pluginv1.NodeAccounting{Id: 300, Requested: map[string]int64{"cpu": 1000, "x": -1}, AllocatedGpus: []int32{1, 200}})
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got Node
+		id, err := decodeAccounting(b, &got)
+		want := &pluginv1.NodeAccounting{}
+		if err != nil || proto.Unmarshal(b, want) != nil {
+			return
+		}
+		if id != want.GetId() || !reflect.DeepEqual(got.AllocatedGPUs, want.GetAllocatedGpus()) || len(got.Requested) != len(want.GetRequested()) {
+			t.Fatalf("decoded %d %v %v; proto says %v", id, got.Requested, got.AllocatedGPUs, want)
+		}
+		for k, v := range want.GetRequested() {
+			if got.Requested[k] != v {
+				t.Fatalf("requested %s: %d; proto says %d", k, got.Requested[k], v)
+			}
+		}
+	})
+}
+
+// preparer counts PrepareNode calls.
+type preparer struct{ prepared int }
+
+func (p *preparer) Score(*Pod, []*Node, []int64) error { return nil }
+func (p *preparer) PrepareNode(n *Node)                { p.prepared++; n.Scratch = p.prepared }
+
+// TestUpdateNodesAccounting: an accounting-only update makes a new
+// version of the node with the new accounting, sharing the node object
+// and allocatable with the version before, and prepared again; one for a
+// node the guest does not have is an error.
+func TestUpdateNodesAccounting(t *testing.T) {
+	impl := &preparer{}
+	g, err := newGuest(Info{Name: "acct", Version: "1"}, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(up *pluginv1.NodeUpdate) string {
+		t.Helper()
+		b, err := proto.Marshal(up)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := &pluginv1.NodeUpdateResponse{}
+		if err := proto.Unmarshal(g.Call(abi.ExportNodes, b), resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetError()
+	}
+	if e := update(&pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{{
 		Id:          3,
 		Node:        &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n", Labels: map[string]string{"zone": "a"}}},
 		Allocatable: map[string]int64{"cpu": 4000, "nvidia.com/gpu": 8},
 		Requested:   map[string]int64{"cpu": 1000},
+	}}}); e != "" {
+		t.Fatal(e)
 	}
-	enc := func() []byte {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(sn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+	first := g.node(3)
+	if e := update(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{
+		{Id: 3, Requested: map[string]int64{"cpu": 2000, "nvidia.com/gpu": 2}, AllocatedGpus: []int32{0, 5}},
+	}}); e != "" {
+		t.Fatal(e)
 	}
-	first, err := decodeSchedulerNode(enc(), nil)
-	if err != nil {
-		t.Fatal(err)
+	second := g.node(3)
+	if second == first || second.Node != first.Node || reflect.ValueOf(second.Allocatable).Pointer() != reflect.ValueOf(first.Allocatable).Pointer() {
+		t.Errorf("the new version does not share the node object and allocatable")
 	}
-	prev := func(id uint32) *Node {
-		if id == first.ID {
-			return first
-		}
-		return nil
-	}
-	sn.Requested["cpu"] = 2000
-	sn.AllocatedGpus = []int32{0, 1}
-	second, err := decodeSchedulerNode(enc(), prev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second.Node != first.Node || reflect.ValueOf(second.Allocatable).Pointer() != reflect.ValueOf(first.Allocatable).Pointer() {
-		t.Errorf("unchanged node object or allocatable decoded again")
-	}
-	if second.Requested["cpu"] != 2000 || len(second.AllocatedGPUs) != 2 || first.Requested["cpu"] != 1000 {
+	if second.ID != 3 || second.Requested["cpu"] != 2000 || second.Requested["nvidia.com/gpu"] != 2 ||
+		!reflect.DeepEqual(second.AllocatedGPUs, []int32{0, 5}) || first.Requested["cpu"] != 1000 {
 		t.Errorf("requested %v, allocated %v (first version's requested %v)", second.Requested, second.AllocatedGPUs, first.Requested)
 	}
-	sn.Node.Metadata.Labels["zone"] = "b"
-	sn.Allocatable["cpu"] = 8000
-	third, err := decodeSchedulerNode(enc(), prev)
-	if err != nil {
-		t.Fatal(err)
+	if second.Scratch != 2 || impl.prepared != 2 {
+		t.Errorf("scratch %v after %d PrepareNode calls, want the second", second.Scratch, impl.prepared)
 	}
-	if third.Node == first.Node || third.GetMetadata().GetLabels()["zone"] != "b" || third.Allocatable["cpu"] != 8000 {
-		t.Errorf("a changed node object or allocatable was not decoded: %v %v", third.GetMetadata().GetLabels(), third.Allocatable)
+	if e := update(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 4}}}); !strings.Contains(e, "node id 4") {
+		t.Errorf("accounting for an unknown node: error %q", e)
 	}
 }
 

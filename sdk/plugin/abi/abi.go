@@ -1,4 +1,4 @@
-// Package abi states Wharf's WebAssembly plugin ABI, version 1, in Go: the
+// Package abi states Wharf's WebAssembly plugin ABI, version 2, in Go: the
 // names and signatures of the exports a module provides, how request and
 // response bytes cross the module's memory, and the metadata a module
 // carries. docs/abi.md is the full specification; this package is what the
@@ -10,7 +10,7 @@
 // # In one paragraph
 //
 // A plugin is a reactor module (exports _initialize, not _start) that
-// exports its linear memory as "memory", the marker function wharf_abi_v1,
+// exports its linear memory as "memory", the marker function wharf_abi_v2,
 // an allocator wharf_alloc(size i32) -> i32, and one function per extension
 // point it implements, each (ptr i32, len i32) -> i64. The host asks
 // wharf_alloc for a buffer, writes the request (protobuf of a
@@ -22,17 +22,19 @@ package abi
 
 import "fmt"
 
-// Version is the ABI version this package describes.
-const Version = 1
+// Version is the ABI version this package describes. Version 2 added
+// accounting-only node updates (NodeUpdate.accounting), which a guest of
+// version 1 would ignore.
+const Version = 2
 
 // Exports every module has.
 const (
 	// ExportMemory is the module's linear memory.
 	ExportMemory = "memory"
 	// ExportMarker is a function () -> () whose presence says the module
-	// speaks ABI version 1. The host never calls it. A module for version N
+	// speaks ABI version 2. The host never calls it. A module for version N
 	// exports MarkerPrefix followed by N.
-	ExportMarker = "wharf_abi_v1"
+	ExportMarker = "wharf_abi_v2"
 	// MarkerPrefix starts every version marker.
 	MarkerPrefix = "wharf_abi_v"
 	// ExportAlloc is (size i32) -> (ptr i32): a buffer of at least size

@@ -58,7 +58,7 @@ func ValidateMetadata(md *pluginv1.PluginMetadata) error {
 	}
 	for _, c := range md.GetCapabilities() {
 		if !slices.Contains(pluginv1.Capabilities, c) {
-			probs = append(probs, fmt.Sprintf("capability %q cannot be granted; ABI v1 grants %s", c, strings.Join(pluginv1.Capabilities, ", ")))
+			probs = append(probs, fmt.Sprintf("capability %q cannot be granted; ABI v%d grants %s", c, Version, strings.Join(pluginv1.Capabilities, ", ")))
 		}
 	}
 	if s := md.GetConfigSchema(); s != "" && !jsonValid(s) {

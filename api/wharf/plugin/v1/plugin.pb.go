@@ -34,7 +34,7 @@ type PluginMetadata struct {
 	AbiVersion uint32 `protobuf:"varint,3,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
 	// The extension points the plugin implements, e.g. "scheduler.score".
 	ExtensionPoints []string `protobuf:"bytes,4,rep,name=extension_points,json=extensionPoints,proto3" json:"extension_points,omitempty"`
-	// What the plugin asks of the host beyond computing. ABI v1 grants
+	// What the plugin asks of the host beyond computing. The ABI grants
 	// "log" (stdout and stderr go to the daemon log) and "clock" (wall and
 	// monotonic time); anything else is refused at install.
 	Capabilities []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`

@@ -36,7 +36,7 @@ func IsExtensionPoint(s string) bool {
 	return false
 }
 
-// Capabilities a plugin may ask for in ABI version 1.
+// Capabilities a plugin may ask for (ABI versions 1 and 2 alike).
 const (
 	// CapabilityLog: the plugin's stdout and stderr go to the daemon log
 	// under its name (without it they are discarded).

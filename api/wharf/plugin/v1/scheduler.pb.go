@@ -106,23 +106,92 @@ func (x *SchedulerNode) GetAllocatedGpus() []int32 {
 	return nil
 }
 
-// NodeUpdate changes the plugin's copy of the nodes.
+// NodeAccounting is what changes on a node when a pod is placed on it or
+// leaves it: the SchedulerNode fields of that name (same numbers, same
+// encoding). The node object and allocatable stay as the plugin has them.
+type NodeAccounting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Requested     map[string]int64       `protobuf:"bytes,4,rep,name=requested,proto3" json:"requested,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	AllocatedGpus []int32                `protobuf:"varint,5,rep,packed,name=allocated_gpus,json=allocatedGpus,proto3" json:"allocated_gpus,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAccounting) Reset() {
+	*x = NodeAccounting{}
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAccounting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAccounting) ProtoMessage() {}
+
+func (x *NodeAccounting) ProtoReflect() protoreflect.Message {
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAccounting.ProtoReflect.Descriptor instead.
+func (*NodeAccounting) Descriptor() ([]byte, []int) {
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NodeAccounting) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *NodeAccounting) GetRequested() map[string]int64 {
+	if x != nil {
+		return x.Requested
+	}
+	return nil
+}
+
+func (x *NodeAccounting) GetAllocatedGpus() []int32 {
+	if x != nil {
+		return x.AllocatedGpus
+	}
+	return nil
+}
+
+// NodeUpdate changes the plugin's copy of the nodes. An id appears at most
+// once in an update, so the order of the fields does not matter except
+// for reset.
 type NodeUpdate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Forget every node before applying upserts (the first update an
+	// Forget every node before applying the rest (the first update an
 	// instance receives, and after the host lost track).
 	Reset_ bool `protobuf:"varint,1,opt,name=reset,proto3" json:"reset,omitempty"`
 	// Nodes new or changed since the last update: replace by id.
 	Upserts []*SchedulerNode `protobuf:"bytes,2,rep,name=upserts,proto3" json:"upserts,omitempty"`
 	// Ids of nodes that are gone.
-	Removed       []uint32 `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
+	Removed []uint32 `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
+	// Nodes of which only the accounting changed: replace requested and
+	// allocated_gpus of the node with the id, which the plugin has (ABI
+	// version 2).
+	Accounting    []*NodeAccounting `protobuf:"bytes,4,rep,name=accounting,proto3" json:"accounting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeUpdate) Reset() {
 	*x = NodeUpdate{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[1]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +203,7 @@ func (x *NodeUpdate) String() string {
 func (*NodeUpdate) ProtoMessage() {}
 
 func (x *NodeUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[1]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +216,7 @@ func (x *NodeUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUpdate.ProtoReflect.Descriptor instead.
 func (*NodeUpdate) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{1}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeUpdate) GetReset_() bool {
@@ -171,6 +240,13 @@ func (x *NodeUpdate) GetRemoved() []uint32 {
 	return nil
 }
 
+func (x *NodeUpdate) GetAccounting() []*NodeAccounting {
+	if x != nil {
+		return x.Accounting
+	}
+	return nil
+}
+
 type NodeUpdateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         string                 `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"`
@@ -180,7 +256,7 @@ type NodeUpdateResponse struct {
 
 func (x *NodeUpdateResponse) Reset() {
 	*x = NodeUpdateResponse{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[2]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +268,7 @@ func (x *NodeUpdateResponse) String() string {
 func (*NodeUpdateResponse) ProtoMessage() {}
 
 func (x *NodeUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[2]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +281,7 @@ func (x *NodeUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUpdateResponse.ProtoReflect.Descriptor instead.
 func (*NodeUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{2}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *NodeUpdateResponse) GetError() string {
@@ -231,7 +307,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[3]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +319,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[3]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +332,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{3}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FilterRequest) GetPod() *v1.Pod {
@@ -292,7 +368,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[4]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +380,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[4]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +393,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{4}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FilterResponse) GetRejected() []*NodeVerdict {
@@ -350,7 +426,7 @@ type NodeVerdict struct {
 
 func (x *NodeVerdict) Reset() {
 	*x = NodeVerdict{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[5]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +438,7 @@ func (x *NodeVerdict) String() string {
 func (*NodeVerdict) ProtoMessage() {}
 
 func (x *NodeVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[5]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +451,7 @@ func (x *NodeVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeVerdict.ProtoReflect.Descriptor instead.
 func (*NodeVerdict) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{5}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NodeVerdict) GetIndex() uint32 {
@@ -411,7 +487,7 @@ type ScoreRequest struct {
 
 func (x *ScoreRequest) Reset() {
 	*x = ScoreRequest{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[6]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +499,7 @@ func (x *ScoreRequest) String() string {
 func (*ScoreRequest) ProtoMessage() {}
 
 func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[6]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +512,7 @@ func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreRequest.ProtoReflect.Descriptor instead.
 func (*ScoreRequest) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{6}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ScoreRequest) GetPod() *v1.Pod {
@@ -475,7 +551,7 @@ type ScoreResponse struct {
 
 func (x *ScoreResponse) Reset() {
 	*x = ScoreResponse{}
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[7]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +563,7 @@ func (x *ScoreResponse) String() string {
 func (*ScoreResponse) ProtoMessage() {}
 
 func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[7]
+	mi := &file_wharf_plugin_v1_scheduler_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +576,7 @@ func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreResponse.ProtoReflect.Descriptor instead.
 func (*ScoreResponse) Descriptor() ([]byte, []int) {
-	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{7}
+	return file_wharf_plugin_v1_scheduler_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ScoreResponse) GetScores() []int64 {
@@ -540,12 +616,22 @@ const file_wharf_plugin_v1_scheduler_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
 	"\x0eRequestedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"v\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd3\x01\n" +
+	"\x0eNodeAccounting\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12L\n" +
+	"\trequested\x18\x04 \x03(\v2..wharf.plugin.v1.NodeAccounting.RequestedEntryR\trequested\x12%\n" +
+	"\x0eallocated_gpus\x18\x05 \x03(\x05R\rallocatedGpus\x1a<\n" +
+	"\x0eRequestedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb7\x01\n" +
 	"\n" +
 	"NodeUpdate\x12\x14\n" +
 	"\x05reset\x18\x01 \x01(\bR\x05reset\x128\n" +
 	"\aupserts\x18\x02 \x03(\v2\x1e.wharf.plugin.v1.SchedulerNodeR\aupserts\x12\x18\n" +
-	"\aremoved\x18\x03 \x03(\rR\aremoved\"*\n" +
+	"\aremoved\x18\x03 \x03(\rR\aremoved\x12?\n" +
+	"\n" +
+	"accounting\x18\x04 \x03(\v2\x1f.wharf.plugin.v1.NodeAccountingR\n" +
+	"accounting\"*\n" +
 	"\x12NodeUpdateResponse\x12\x14\n" +
 	"\x05error\x18\x0f \x01(\tR\x05error\"\xda\x01\n" +
 	"\rFilterRequest\x12\x1f\n" +
@@ -586,38 +672,42 @@ func file_wharf_plugin_v1_scheduler_proto_rawDescGZIP() []byte {
 	return file_wharf_plugin_v1_scheduler_proto_rawDescData
 }
 
-var file_wharf_plugin_v1_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_wharf_plugin_v1_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_wharf_plugin_v1_scheduler_proto_goTypes = []any{
 	(*SchedulerNode)(nil),      // 0: wharf.plugin.v1.SchedulerNode
-	(*NodeUpdate)(nil),         // 1: wharf.plugin.v1.NodeUpdate
-	(*NodeUpdateResponse)(nil), // 2: wharf.plugin.v1.NodeUpdateResponse
-	(*FilterRequest)(nil),      // 3: wharf.plugin.v1.FilterRequest
-	(*FilterResponse)(nil),     // 4: wharf.plugin.v1.FilterResponse
-	(*NodeVerdict)(nil),        // 5: wharf.plugin.v1.NodeVerdict
-	(*ScoreRequest)(nil),       // 6: wharf.plugin.v1.ScoreRequest
-	(*ScoreResponse)(nil),      // 7: wharf.plugin.v1.ScoreResponse
-	nil,                        // 8: wharf.plugin.v1.SchedulerNode.AllocatableEntry
-	nil,                        // 9: wharf.plugin.v1.SchedulerNode.RequestedEntry
-	nil,                        // 10: wharf.plugin.v1.FilterRequest.PodRequestsEntry
-	nil,                        // 11: wharf.plugin.v1.ScoreRequest.PodRequestsEntry
-	(*v1.Node)(nil),            // 12: wharf.v1.Node
-	(*v1.Pod)(nil),             // 13: wharf.v1.Pod
+	(*NodeAccounting)(nil),     // 1: wharf.plugin.v1.NodeAccounting
+	(*NodeUpdate)(nil),         // 2: wharf.plugin.v1.NodeUpdate
+	(*NodeUpdateResponse)(nil), // 3: wharf.plugin.v1.NodeUpdateResponse
+	(*FilterRequest)(nil),      // 4: wharf.plugin.v1.FilterRequest
+	(*FilterResponse)(nil),     // 5: wharf.plugin.v1.FilterResponse
+	(*NodeVerdict)(nil),        // 6: wharf.plugin.v1.NodeVerdict
+	(*ScoreRequest)(nil),       // 7: wharf.plugin.v1.ScoreRequest
+	(*ScoreResponse)(nil),      // 8: wharf.plugin.v1.ScoreResponse
+	nil,                        // 9: wharf.plugin.v1.SchedulerNode.AllocatableEntry
+	nil,                        // 10: wharf.plugin.v1.SchedulerNode.RequestedEntry
+	nil,                        // 11: wharf.plugin.v1.NodeAccounting.RequestedEntry
+	nil,                        // 12: wharf.plugin.v1.FilterRequest.PodRequestsEntry
+	nil,                        // 13: wharf.plugin.v1.ScoreRequest.PodRequestsEntry
+	(*v1.Node)(nil),            // 14: wharf.v1.Node
+	(*v1.Pod)(nil),             // 15: wharf.v1.Pod
 }
 var file_wharf_plugin_v1_scheduler_proto_depIdxs = []int32{
-	12, // 0: wharf.plugin.v1.SchedulerNode.node:type_name -> wharf.v1.Node
-	8,  // 1: wharf.plugin.v1.SchedulerNode.allocatable:type_name -> wharf.plugin.v1.SchedulerNode.AllocatableEntry
-	9,  // 2: wharf.plugin.v1.SchedulerNode.requested:type_name -> wharf.plugin.v1.SchedulerNode.RequestedEntry
-	0,  // 3: wharf.plugin.v1.NodeUpdate.upserts:type_name -> wharf.plugin.v1.SchedulerNode
-	13, // 4: wharf.plugin.v1.FilterRequest.pod:type_name -> wharf.v1.Pod
-	10, // 5: wharf.plugin.v1.FilterRequest.pod_requests:type_name -> wharf.plugin.v1.FilterRequest.PodRequestsEntry
-	5,  // 6: wharf.plugin.v1.FilterResponse.rejected:type_name -> wharf.plugin.v1.NodeVerdict
-	13, // 7: wharf.plugin.v1.ScoreRequest.pod:type_name -> wharf.v1.Pod
-	11, // 8: wharf.plugin.v1.ScoreRequest.pod_requests:type_name -> wharf.plugin.v1.ScoreRequest.PodRequestsEntry
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	14, // 0: wharf.plugin.v1.SchedulerNode.node:type_name -> wharf.v1.Node
+	9,  // 1: wharf.plugin.v1.SchedulerNode.allocatable:type_name -> wharf.plugin.v1.SchedulerNode.AllocatableEntry
+	10, // 2: wharf.plugin.v1.SchedulerNode.requested:type_name -> wharf.plugin.v1.SchedulerNode.RequestedEntry
+	11, // 3: wharf.plugin.v1.NodeAccounting.requested:type_name -> wharf.plugin.v1.NodeAccounting.RequestedEntry
+	0,  // 4: wharf.plugin.v1.NodeUpdate.upserts:type_name -> wharf.plugin.v1.SchedulerNode
+	1,  // 5: wharf.plugin.v1.NodeUpdate.accounting:type_name -> wharf.plugin.v1.NodeAccounting
+	15, // 6: wharf.plugin.v1.FilterRequest.pod:type_name -> wharf.v1.Pod
+	12, // 7: wharf.plugin.v1.FilterRequest.pod_requests:type_name -> wharf.plugin.v1.FilterRequest.PodRequestsEntry
+	6,  // 8: wharf.plugin.v1.FilterResponse.rejected:type_name -> wharf.plugin.v1.NodeVerdict
+	15, // 9: wharf.plugin.v1.ScoreRequest.pod:type_name -> wharf.v1.Pod
+	13, // 10: wharf.plugin.v1.ScoreRequest.pod_requests:type_name -> wharf.plugin.v1.ScoreRequest.PodRequestsEntry
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_wharf_plugin_v1_scheduler_proto_init() }
@@ -631,7 +721,7 @@ func file_wharf_plugin_v1_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wharf_plugin_v1_scheduler_proto_rawDesc), len(file_wharf_plugin_v1_scheduler_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
