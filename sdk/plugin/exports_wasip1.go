@@ -3,6 +3,7 @@
 package plugin
 
 import (
+	"runtime"
 	"runtime/debug"
 	"unsafe"
 
@@ -84,7 +85,18 @@ func call(export string, ptr, n uint32) uint64 {
 	if cap(in) == 0 || ptr != base || n > uint32(cap(in)) {
 		return respond(errorResponse(export, "the request is not in the buffer wharf_alloc returned (host bug)"))
 	}
-	return respond(registered.Call(export, in[:n]))
+	resp := registered.Call(export, in[:n])
+	// Go runs no goroutine but the caller's once an exported function
+	// returns, so a collection that began during a call (the collector
+	// starts one when the heap reaches its goal) would stay in its mark
+	// phase for good, its background workers never scheduled: every
+	// pointer write then goes through the write barrier and every
+	// allocation assists the marking, which made calls several times
+	// slower on an instance holding thousands of nodes. Yielding lets the
+	// workers (and any goroutine of the plugin) run before the host gets
+	// the response; when nothing is runnable it costs next to nothing.
+	runtime.Gosched()
+	return respond(resp)
 }
 
 func respond(b []byte) uint64 {
