@@ -39,10 +39,12 @@
 // implements and provides every export the ABI needs (docs/abi.md): the
 // version marker, the allocator, the metadata and one function per point.
 // The host keeps the nodes a Filter or Scorer sees current inside the
-// plugin; a call carries only the pod and which nodes to look at. Two more
-// interfaces make such a plugin cheaper: NodePreparer derives data from a
-// node once per version of it, and PodSelector lets the SDK answer for
-// pods the plugin does not deal with without looking at the nodes.
+// plugin; a call carries only the pod and which nodes to look at. Three
+// more interfaces make such a plugin cheaper: NodePreparer derives data
+// from a node once per version of it, PodSelector lets the SDK answer for
+// pods the plugin does not deal with without looking at the nodes, and
+// IDScorer scores the candidates by id, from what PrepareNode kept in
+// slices indexed by it.
 //
 // Package plugintest runs a plugin in-process in a test, and builds and
 // loads the .wasm in a test host.

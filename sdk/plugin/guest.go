@@ -220,17 +220,32 @@ func (g *guest) candidates(ids []uint32) ([]*Node, error) {
 	nodes := g.nodes
 	for i, id := range ids {
 		if int(id) >= len(nodes) || nodes[id] == nil {
-			return nil, fmt.Errorf("node id %d is unknown: the host never sent it (host bug)", id)
+			return nil, unknownNode(id)
 		}
 		cand[i] = nodes[id]
 	}
 	return cand, nil
 }
 
-// schedRequest decodes a FilterRequest or ScoreRequest into g.pod and the
-// candidate nodes; selected is false (and there are no nodes) when the
-// plugin is a PodSelector that does not select the pod.
-func (g *guest) schedRequest(b []byte) (nodes []*Node, selected bool, err error) {
+// checkIDs checks that the guest holds a node for every id.
+func (g *guest) checkIDs(ids []uint32) error {
+	nodes := g.nodes
+	for _, id := range ids {
+		if int(id) >= len(nodes) || nodes[id] == nil {
+			return unknownNode(id)
+		}
+	}
+	return nil
+}
+
+func unknownNode(id uint32) error {
+	return fmt.Errorf("node id %d is unknown: the host never sent it (host bug)", id)
+}
+
+// schedRequest decodes a FilterRequest or ScoreRequest into g.pod and
+// g.ids; selected is false when the plugin is a PodSelector that does not
+// select the pod.
+func (g *guest) schedRequest(b []byte) (selected bool, err error) {
 	p := &g.pod
 	if p.Labels == nil {
 		p.Labels, p.Annotations, p.Requests = map[string]string{}, map[string]string{}, map[string]int64{}
@@ -240,13 +255,12 @@ func (g *guest) schedRequest(b []byte) (nodes []*Node, selected bool, err error)
 	clear(p.Requests)
 	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
 	if g.ids, err = decodeSchedRequest(b, p, g.ids[:0]); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
-		return nil, false, nil
+		return false, nil
 	}
-	nodes, err = g.candidates(g.ids)
-	return nodes, true, err
+	return true, nil
 }
 
 func (g *guest) filter(b []byte) []byte {
@@ -254,12 +268,16 @@ func (g *guest) filter(b []byte) []byte {
 	if !ok {
 		return errorResponse(abi.ExportFilter, g.md.GetName()+" does not implement scheduler.filter")
 	}
-	nodes, selected, err := g.schedRequest(b)
+	selected, err := g.schedRequest(b)
 	if err != nil {
 		return errorResponse(abi.ExportFilter, "FilterRequest: "+err.Error())
 	}
 	if !selected {
 		return nil // every node fits
+	}
+	nodes, err := g.candidates(g.ids)
+	if err != nil {
+		return errorResponse(abi.ExportFilter, "FilterRequest: "+err.Error())
 	}
 	if cap(g.verdicts) < len(nodes) {
 		g.verdicts = make([]Verdict, len(nodes))
@@ -290,19 +308,31 @@ func (g *guest) score(b []byte) []byte {
 	if !ok {
 		return errorResponse(abi.ExportScore, g.md.GetName()+" does not implement scheduler.score")
 	}
-	nodes, selected, err := g.schedRequest(b)
+	selected, err := g.schedRequest(b)
 	if err != nil {
 		return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
 	}
 	if !selected {
 		return skipResponse
 	}
-	if cap(g.scores) < len(nodes) {
-		g.scores = make([]int64, len(nodes))
+	ids := g.ids
+	if cap(g.scores) < len(ids) {
+		g.scores = make([]int64, len(ids))
 	}
-	scores := g.scores[:len(nodes)]
+	scores := g.scores[:len(ids)]
 	clear(scores)
-	err = s.Score(&g.pod, nodes, scores)
+	if is, ok := s.(IDScorer); ok {
+		if err := g.checkIDs(ids); err != nil {
+			return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
+		}
+		err = is.ScoreIDs(&g.pod, ids, scores)
+	} else {
+		nodes, cerr := g.candidates(ids)
+		if cerr != nil {
+			return errorResponse(abi.ExportScore, "ScoreRequest: "+cerr.Error())
+		}
+		err = s.Score(&g.pod, nodes, scores)
+	}
 	switch {
 	case errors.Is(err, ErrSkip):
 		return skipResponse
@@ -311,7 +341,7 @@ func (g *guest) score(b []byte) []byte {
 	}
 	var bad int
 	if g.out, bad = appendScores(g.out[:0], scores); bad >= 0 {
-		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", scores[bad], nodes[bad].GetMetadata().GetName(), MinScore, MaxScore))
+		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", scores[bad], g.nodes[ids[bad]].GetMetadata().GetName(), MinScore, MaxScore))
 	}
 	return g.out
 }

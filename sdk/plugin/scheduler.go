@@ -119,6 +119,22 @@ type Scorer interface {
 	Score(pod *Pod, nodes []*Node, scores []int64) error
 }
 
+// IDScorer is implemented by a Scorer that scores candidates by id: the
+// SDK then calls ScoreIDs instead of Score, with the candidates' Node.IDs,
+// without looking up a *Node for each. A plugin that keeps what it scores
+// by in slices indexed by id, filled by PrepareNode (NodePreparer), reads
+// one entry per candidate; inside WebAssembly that is several times
+// cheaper than following pointers from each Node to what was derived from
+// it, and a score call is mostly that, over hundreds of candidates.
+//
+// Every id is of a node the SDK holds and has called PrepareNode with, in
+// its current version. Score must still work (plugintest and a plugin
+// compiled into a host call it).
+type IDScorer interface {
+	Scorer
+	ScoreIDs(pod *Pod, ids []uint32, scores []int64) error
+}
+
 // NodePreparer is implemented by a Filter or Scorer that derives data from
 // each node (into Node.Scratch) once per version of the node: the SDK calls
 // PrepareNode when the host sends the node, outside any scheduling call's

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -165,5 +166,57 @@ func TestSkipResponse(t *testing.T) {
 	want, _ := proto.Marshal(&pluginv1.ScoreResponse{Skip: true})
 	if string(skipResponse) != string(want) {
 		t.Errorf("skipResponse %x; proto says %x", skipResponse, want)
+	}
+}
+
+// idScorer scores a node by its id.
+type idScorer struct{ byNodes int }
+
+func (s *idScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
+	s.byNodes++
+	for i, n := range nodes {
+		scores[i] = int64(n.ID) % 100
+	}
+	return nil
+}
+
+func (s *idScorer) ScoreIDs(pod *Pod, ids []uint32, scores []int64) error {
+	for i, id := range ids {
+		scores[i] = int64(id) % 100
+	}
+	return nil
+}
+
+// TestScoreIDs: an IDScorer is scored by id, and only over ids of nodes
+// the guest holds.
+func TestScoreIDs(t *testing.T) {
+	impl := &idScorer{}
+	g, err := newGuest(Info{Name: "ids", Version: "1"}, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &pluginv1.NodeUpdate{Reset_: true}
+	for _, id := range []uint32{3, 7, 200} {
+		up.Upserts = append(up.Upserts, &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}})
+	}
+	b, _ := proto.Marshal(up)
+	g.Call(abi.ExportNodes, b)
+	score := func(ids ...uint32) *pluginv1.ScoreResponse {
+		t.Helper()
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{}, Nodes: ids})
+		resp := &pluginv1.ScoreResponse{}
+		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if got := score(200, 3, 7).GetScores(); fmt.Sprint(got) != "[0 3 7]" {
+		t.Errorf("scores %v, want [0 3 7]", got)
+	}
+	if resp := score(3, 8); !strings.Contains(resp.GetError(), "node id 8 is unknown") {
+		t.Errorf("error %q, want node id 8 unknown", resp.GetError())
+	}
+	if impl.byNodes != 0 {
+		t.Errorf("Score called %d times; want ScoreIDs only", impl.byNodes)
 	}
 }
