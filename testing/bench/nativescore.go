@@ -15,17 +15,20 @@ import (
 // built-in would run: a framework score plugin that hands the scorer the
 // candidates as plugin.Nodes made straight from the NodeInfos (made again,
 // and prepared, when a NodeInfo's generation changes), with nothing
-// encoded and no sandbox, and asks a PodSelector first as the SDK does. It is what ScheduleWASM measures the same
+// encoded and no sandbox, and asks a PodSelector first and scores an
+// IDScorer by id, as the SDK does. It is what ScheduleWASM measures the same
 // scorer's WebAssembly module against.
 type nativeScore struct {
 	name string
 	s    plugin.Scorer
 	prep plugin.NodePreparer // nil when the scorer has none
 	sel  plugin.PodSelector  // nil when the scorer has none
+	ids  plugin.IDScorer     // nil when the scorer has none
 
 	mu    sync.Mutex   // a plugin is single-threaded
 	nodes []nativeNode // by NodeInfo.ID
 	cand  []*plugin.Node
+	idBuf []uint32
 }
 
 // nativeNode is the plugin.Node made from a NodeInfo (ptr) at a
@@ -42,6 +45,7 @@ func newNativeScore(name string, s plugin.Scorer) *nativeScore {
 	p := &nativeScore{name: name, s: s}
 	p.prep, _ = s.(plugin.NodePreparer)
 	p.sel, _ = s.(plugin.PodSelector)
+	p.ids, _ = s.(plugin.IDScorer)
 	return p
 }
 
@@ -56,7 +60,7 @@ func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *fram
 		clear(scores)
 		return framework.NewStatus(framework.Skip)
 	}
-	cand := p.cand[:0]
+	cand, ids := p.cand[:0], p.idBuf[:0]
 	for _, n := range nodes {
 		for int(n.ID) >= len(p.nodes) {
 			p.nodes = append(p.nodes, nativeNode{})
@@ -69,10 +73,19 @@ func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *fram
 				p.prep.PrepareNode(e.node)
 			}
 		}
-		cand = append(cand, e.node)
+		if p.ids != nil {
+			ids = append(ids, n.ID)
+		} else {
+			cand = append(cand, e.node)
+		}
 	}
-	p.cand = cand
-	err := p.s.Score(pod, cand, scores)
+	p.cand, p.idBuf = cand, ids
+	var err error
+	if p.ids != nil { // as the SDK calls it
+		err = p.ids.ScoreIDs(pod, ids, scores)
+	} else {
+		err = p.s.Score(pod, cand, scores)
+	}
 	clear(cand) // keep no nodes alive for the garbage collector
 	switch {
 	case errors.Is(err, plugin.ErrSkip):

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/sdk/plugin"
 )
 
@@ -46,9 +47,10 @@ type config struct {
 	BinpackWeight int64 `json:"binpackWeight"`
 }
 
-// GPUScore is the plugin: a plugin.Filter, plugin.Scorer,
-// plugin.PodSelector, plugin.NodePreparer and plugin.Configurer. Like any plugin it is not
-// safe for concurrent use (the host runs each instance single-threaded).
+// GPUScore is the plugin: a plugin.Filter, plugin.Scorer (and
+// plugin.IDScorer), plugin.PodSelector, plugin.NodePreparer and
+// plugin.Configurer. Like any plugin it is not safe for concurrent use (the
+// host runs each instance single-threaded).
 type GPUScore struct {
 	cfg config
 	// Models are compared as small integers: each model name
@@ -57,6 +59,19 @@ type GPUScore struct {
 	// every string comparison counts.
 	models map[string]int
 	raw    map[string]int // the same by name as sent, not normalized
+
+	// What scoring reads of each node, by node id (see flatNode), and
+	// what it is derived from. A score call reads one flat entry per
+	// candidate: no pointers to follow, no interfaces, no maps.
+	flat []flatNode
+	devs []devices
+	slow []*summary // the nodes whose flat entry says see here
+
+	// The last pod's wanted models, by annotation value.
+	lastAnn    string
+	lastModels []int
+	haveLast   bool
+	ids        []uint32 // scratch for Score
 }
 
 // New returns the plugin with its default config.
@@ -94,10 +109,14 @@ func (g *GPUScore) modelID(name string) int {
 }
 
 // wantedModels returns the ids of the models a pod names; nil for any.
+// Pods of a workload name the same models: the last answer is kept.
 func (g *GPUScore) wantedModels(pod *plugin.Pod) []int {
 	s, ok := pod.Annotations[AnnotationModels]
 	if !ok {
 		return nil
+	}
+	if g.haveLast && s == g.lastAnn {
+		return g.lastModels
 	}
 	var out []int
 	for m := range strings.SplitSeq(s, ",") {
@@ -105,11 +124,43 @@ func (g *GPUScore) wantedModels(pod *plugin.Pod) []int {
 			out = append(out, g.modelID(m))
 		}
 	}
+	g.lastAnn, g.lastModels, g.haveLast = s, out, true
 	return out
 }
 
-// summary is what the plugin derives from a node once per version of the
-// node (kept in Node.Scratch): its free GPUs by model, and its GPU memory.
+// flatNode is what scoring reads of a node, in one small struct with no
+// pointers to follow: its GPU memory in total and in use, and its free
+// devices: how many, their model when they share one, and prefix[k], the
+// memory of the k smallest (so taking k of them costs one lookup). A node
+// with free devices of several models, or more than flatGPUs of them, is
+// scored from its summary in GPUScore.slow (model is slowModels).
+type flatNode struct {
+	totalMiB int64
+	usedMiB  int64
+	free     int64
+	model    int // of every free device; -1: none is free
+	prefix   [flatGPUs + 1]int64
+	node     *plugin.Node // the version it was derived from
+}
+
+const (
+	flatGPUs   = 8
+	slowModels = -2
+)
+
+// devices are a node object's GPUs as scoring needs them, derived once
+// per node object: a node's versions made by pods placed on it share the
+// object (see plugin.Node).
+type devices struct {
+	node     *wharfv1.Node
+	model    []int
+	memMiB   []int64
+	index    []int32
+	totalMiB int64
+}
+
+// summary is a node's free GPUs by model, and its GPU memory: what
+// scoring reads of a node whose flat entry does not suffice.
 type summary struct {
 	groups   []group // free devices by model
 	all      group   // every free device (model -1)
@@ -134,23 +185,104 @@ func (g *group) add(memMiB []int64) {
 
 func (g *group) free() int64 { return int64(len(g.prefix) - 1) }
 
-// PrepareNode summarizes each node when the host sends it, so that
-// scoring only reads summaries.
-func (g *GPUScore) PrepareNode(n *plugin.Node) { g.summarize(n) }
+// PrepareNode derives what scoring reads of each node (its flat entry)
+// when the host sends it, so that scoring only reads. A pod placed on a
+// node makes a new version of it with the same node object: the devices
+// derived from that object are kept, and only what is free is worked out
+// again, without allocating.
+func (g *GPUScore) PrepareNode(n *plugin.Node) {
+	id := int(n.ID)
+	if id >= len(g.flat) {
+		g.flat = append(g.flat, make([]flatNode, id+1-len(g.flat))...)
+		g.devs = append(g.devs, make([]devices, id+1-len(g.devs))...)
+		g.slow = append(g.slow, make([]*summary, id+1-len(g.slow))...)
+	}
+	d := &g.devs[id]
+	if d.node != n.Node || d.node == nil {
+		g.deriveDevices(d, n.Node)
+	}
+	f := &g.flat[id]
+	*f = flatNode{totalMiB: d.totalMiB, model: -1, node: n}
+	g.slow[id] = nil
+	if len(d.model) == 0 {
+		return
+	}
+	// Allocated devices by position, through a bit mask for the usual
+	// indices (0 to 63).
+	var mask uint64
+	var big []int32
+	for _, a := range n.AllocatedGPUs {
+		if a >= 0 && a < 64 {
+			mask |= 1 << a
+		} else {
+			big = append(big, a)
+		}
+	}
+	var free [flatGPUs]int64
+	for i, m := range d.model {
+		ix := d.index[i]
+		if (ix >= 0 && ix < 64 && mask&(1<<ix) != 0) || ((ix < 0 || ix >= 64) && slices.Contains(big, ix)) {
+			f.usedMiB += d.memMiB[i]
+			continue
+		}
+		switch {
+		case f.free >= flatGPUs:
+			f.model = slowModels
+		case f.model == -1 || f.model == m:
+			f.model = m
+			free[f.free] = d.memMiB[i]
+		default:
+			f.model = slowModels
+			free[f.free] = d.memMiB[i]
+		}
+		f.free++
+	}
+	if f.model == slowModels {
+		g.slow[id] = g.summarize(n)
+		return
+	}
+	// Insertion sort: at most flatGPUs values, usually all equal.
+	fr := free[:f.free]
+	for i := 1; i < len(fr); i++ {
+		for j := i; j > 0 && fr[j] < fr[j-1]; j-- {
+			fr[j], fr[j-1] = fr[j-1], fr[j]
+		}
+	}
+	for i, m := range fr {
+		f.prefix[i+1] = f.prefix[i] + m
+	}
+}
+
+func (g *GPUScore) deriveDevices(d *devices, node *wharfv1.Node) {
+	gpus := node.GetStatus().GetGpus()
+	*d = devices{node: node, model: make([]int, len(gpus)), memMiB: make([]int64, len(gpus)), index: make([]int32, len(gpus))}
+	for i, dev := range gpus {
+		d.model[i] = g.modelID(dev.GetModel())
+		d.memMiB[i] = dev.GetMemoryMib()
+		d.index[i] = dev.GetIndex()
+		d.totalMiB += dev.GetMemoryMib()
+	}
+}
+
+// prepared returns n's flat entry, deriving it first if it is of another
+// version of the node (Score and Filter called without PrepareNode, as a
+// test may).
+func (g *GPUScore) prepared(n *plugin.Node) *flatNode {
+	if int(n.ID) >= len(g.flat) || g.flat[n.ID].node != n {
+		g.PrepareNode(n)
+	}
+	return &g.flat[n.ID]
+}
 
 // noGPUs is the summary of every node without GPUs.
 var noGPUs = &summary{all: group{model: -1, prefix: []int64{0}}}
 
-// summarize runs once per version of a node, and every pod placed on a
-// node makes a new version: it allocates little, and only groups by model
-// with a map when a node has free devices of more than one model.
+// summarize is the general form of a node's flat entry, for the nodes
+// whose free devices are of several models or too many for it; it groups
+// them by model with a map.
 func (g *GPUScore) summarize(n *plugin.Node) *summary {
-	if s, ok := n.Scratch.(*summary); ok {
-		return s
-	}
 	gpus := n.GetStatus().GetGpus()
 	if len(gpus) == 0 {
-		n.Scratch = noGPUs
 		return noGPUs
 	}
 	s := &summary{all: group{model: -1}}
@@ -189,7 +321,6 @@ func (g *GPUScore) summarize(n *plugin.Node) *summary {
 			s.groups = append(s.groups, gr)
 		}
 	}
-	n.Scratch = s
 	return s
 }
 
@@ -253,15 +384,12 @@ func (g *GPUScore) Filter(pod *plugin.Pod, nodes []*plugin.Node, out []plugin.Ve
 	noGPUs := plugin.RejectUnresolvable("node has no GPUs")
 	verdicts := map[int64]plugin.Verdict{}
 	for i, n := range nodes {
-		s, ok := n.Scratch.(*summary)
-		if !ok {
-			s = g.summarize(n)
-		}
-		if s.totalMiB == 0 && len(n.GetStatus().GetGpus()) == 0 {
+		f := g.prepared(n)
+		if f.totalMiB == 0 && len(n.GetStatus().GetGpus()) == 0 {
 			out[i] = noGPUs
 			continue
 		}
-		free, _ := s.fit(models, want)
+		free, _ := g.fit(n.ID, f, models, want)
 		if free >= want {
 			continue
 		}
@@ -279,43 +407,66 @@ func (g *GPUScore) Filter(pod *plugin.Pod, nodes []*plugin.Node, out []plugin.Ve
 	return nil
 }
 
+// fit returns how many free devices of node id (flat entry f) are of a
+// wanted model (any, for no models), and the memory of the smallest want
+// of them.
+func (g *GPUScore) fit(id uint32, f *flatNode, models []int, want int64) (count, memMiB int64) {
+	switch {
+	case f.model == slowModels:
+		return g.slow[id].fit(models, want)
+	case len(models) == 0 || slices.Contains(models, f.model):
+		return f.free, f.prefix[min(want, f.free)]
+	}
+	return 0, 0
+}
+
 // Score implements plugin.Scorer.
 func (g *GPUScore) Score(pod *plugin.Pod, nodes []*plugin.Node, scores []int64) error {
+	ids := g.ids[:0]
+	for _, n := range nodes {
+		g.prepared(n)
+		ids = append(ids, n.ID)
+	}
+	g.ids = ids
+	return g.ScoreIDs(pod, ids, scores)
+}
+
+// ScoreIDs implements plugin.IDScorer: Score over the candidates' flat
+// entries.
+func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error {
 	want := pod.Requests[resourceGPU]
 	if want == 0 {
 		return plugin.ErrSkip
 	}
 	models := g.wantedModels(pod)
-	for i, n := range nodes {
-		s, ok := n.Scratch.(*summary)
-		if !ok {
-			s = g.summarize(n)
-		}
-		if s.totalMiB == 0 {
+	modelWeight, binpackWeight := g.cfg.ModelWeight, g.cfg.BinpackWeight
+	// One model wanted (or none) is the common case: its loop inlines
+	// everything (a call per node counts inside WebAssembly).
+	one := -1
+	if len(models) == 1 {
+		one = models[0]
+	}
+	flat := g.flat
+	for i, id := range ids {
+		f := &flat[id]
+		if f.totalMiB == 0 {
 			continue
 		}
-		// The common cases inline (a call per node counts inside
-		// WebAssembly): any model, or one model wanted and one on the node.
 		var score, count, mem int64
 		switch {
-		case len(models) == 0:
-			count = int64(len(s.all.prefix) - 1)
-			mem = s.all.prefix[min(want, count)]
-		case len(models) == 1 && len(s.groups) == 1:
-			if g0 := &s.groups[0]; g0.model == models[0] {
-				count = int64(len(g0.prefix) - 1)
-				mem = g0.prefix[min(want, count)]
-			}
-		default:
-			count, mem = s.fit(models, want)
+		case f.model == slowModels || len(models) > 1:
+			count, mem = g.fit(id, f, models, want)
+		case len(models) == 0 || f.model == one:
+			count = f.free
+			mem = f.prefix[min(want, count)]
 		}
 		if len(models) > 0 && count >= want {
-			score += g.cfg.ModelWeight
+			score += modelWeight
 		}
 		// Bin-pack: the share of the node's GPU memory in use once the pod
 		// takes its devices (the smallest free ones, as the host does).
-		used := min(s.usedMiB+mem, s.totalMiB)
-		score += g.cfg.BinpackWeight * used / s.totalMiB
+		used := min(f.usedMiB+mem, f.totalMiB)
+		score += binpackWeight * used / f.totalMiB
 		scores[i] = min(score, plugin.MaxScore)
 	}
 	return nil

@@ -1,0 +1,126 @@
+package scorer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/plugin"
+)
+
+// refFit is the plain form of what the plugin computes for a node: how
+// many free devices are of a wanted model (any, for none) and the memory
+// of the smallest want of them, with the node's GPU memory in total and
+// in use.
+func refFit(n *plugin.Node, models []string, want int64) (count, memMiB, totalMiB, usedMiB int64) {
+	var free []int64
+	for _, d := range n.GetStatus().GetGpus() {
+		totalMiB += d.GetMemoryMib()
+		if slices.Contains(n.AllocatedGPUs, d.GetIndex()) {
+			usedMiB += d.GetMemoryMib()
+			continue
+		}
+		if len(models) == 0 || slices.ContainsFunc(models, func(m string) bool { return strings.EqualFold(m, d.GetModel()) }) {
+			free = append(free, d.GetMemoryMib())
+		}
+	}
+	slices.Sort(free)
+	for i := int64(0); i < min(want, int64(len(free))); i++ {
+		memMiB += free[i]
+	}
+	return int64(len(free)), memMiB, totalMiB, usedMiB
+}
+
+func refScore(n *plugin.Node, models []string, want int64) int64 {
+	count, mem, total, used := refFit(n, models, want)
+	if total == 0 {
+		return 0
+	}
+	var score int64
+	if len(models) > 0 && count >= want {
+		score += 60
+	}
+	return min(score+40*min(used+mem, total)/total, plugin.MaxScore)
+}
+
+// TestScoreMatchesReference: scores and filter verdicts of random nodes,
+// their versions as pods come and go, and random pods agree with the
+// plain computation, whether the nodes' flat entries suffice or not (free
+// devices of several models, more than eight).
+func TestScoreMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	models := []string{"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "NVIDIA L4"}
+	mems := []int64{81559, 40960, 23034, 0}
+	g := New()
+	var nodes []*plugin.Node
+	for i := range 300 {
+		obj := &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", i)}, Status: &wharfv1.NodeStatus{}}
+		gpus := []int{0, 1, 4, 8, 8, 8, 10, 16}[rng.IntN(8)]
+		mixed := rng.IntN(4) == 0
+		m := rng.IntN(len(models))
+		for d := range gpus {
+			if mixed {
+				m = rng.IntN(len(models))
+			}
+			obj.Status.Gpus = append(obj.Status.Gpus, &wharfv1.GPUDevice{Index: int32(d), Model: models[m], MemoryMib: mems[rng.IntN(len(mems))]})
+		}
+		nodes = append(nodes, &plugin.Node{ID: uint32(i), Node: obj})
+	}
+	allocate := func(n *plugin.Node) *plugin.Node {
+		v := &plugin.Node{ID: n.ID, Node: n.Node} // a new version: same object
+		for _, d := range n.GetStatus().GetGpus() {
+			if rng.IntN(3) == 0 {
+				v.AllocatedGPUs = append(v.AllocatedGPUs, d.GetIndex())
+			}
+		}
+		return v
+	}
+	for round := range 20 {
+		for i, n := range nodes {
+			if round > 0 && rng.IntN(2) == 0 {
+				nodes[i] = allocate(n)
+			}
+			g.PrepareNode(nodes[i])
+		}
+		for range 20 {
+			want := []int64{1, 1, 2, 4, 8}[rng.IntN(5)]
+			var wanted []string
+			switch rng.IntN(4) {
+			case 1:
+				wanted = []string{strings.ToLower(models[rng.IntN(len(models))])}
+			case 2:
+				wanted = []string{models[0], models[rng.IntN(len(models))]}
+			}
+			pod := &plugin.Pod{Requests: map[string]int64{resourceGPU: want}, Annotations: map[string]string{}}
+			if wanted != nil {
+				pod.Annotations[AnnotationModels] = strings.Join(wanted, ",")
+			}
+			ids := make([]uint32, len(nodes))
+			for i, n := range nodes {
+				ids[i] = n.ID
+			}
+			scores := make([]int64, len(nodes))
+			if err := g.ScoreIDs(pod, ids, scores); err != nil {
+				t.Fatal(err)
+			}
+			out := make([]plugin.Verdict, len(nodes))
+			if err := g.Filter(pod, nodes, out); err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range nodes {
+				if want := refScore(n, wanted, want); scores[i] != want {
+					t.Fatalf("round %d, node %d (%d GPUs, allocated %v), pod wants %d of %v: score %d, want %d",
+						round, i, len(n.GetStatus().GetGpus()), n.AllocatedGPUs, want, wanted, scores[i], want)
+				}
+				count, _, _, _ := refFit(n, wanted, want)
+				noGPUs := len(n.GetStatus().GetGpus()) == 0
+				if rejected := noGPUs || count < want; out[i].Rejected != rejected {
+					t.Fatalf("round %d, node %d, pod wants %d of %v: rejected %v (%v), want %v", round, i, want, wanted, out[i].Rejected, out[i].Reasons, rejected)
+				}
+			}
+		}
+	}
+}
