@@ -3,7 +3,10 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -285,31 +288,30 @@ type Pod struct {
 // EncodePod encodes a pod and its parsed requests (see
 // pluginv1.FilterRequest).
 func EncodePod(pod proto.Message, requests map[string]int64) (*Pod, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pluginv1.ScoreRequest{PodRequests: requests})
-	if err != nil {
-		return nil, err
-	}
-	pb, err := proto.MarshalOptions{Deterministic: true}.Marshal(pod)
-	if err != nil {
-		return nil, err
-	}
 	enc := protowire.AppendTag(nil, 1, protowire.BytesType)
+	pb, err := proto.Marshal(pod) // deterministic would sort maps the guest does not care about
+	if err != nil {
+		return nil, err
+	}
 	enc = protowire.AppendBytes(enc, pb)
-	return &Pod{enc: append(enc, b...)}, nil
+	for _, k := range slices.Sorted(maps.Keys(requests)) { // pod_requests, field 3
+		v := requests[k]
+		enc = protowire.AppendTag(enc, 3, protowire.BytesType)
+		enc = protowire.AppendVarint(enc, uint64(protowire.SizeTag(1)+protowire.SizeBytes(len(k))+protowire.SizeTag(2)+protowire.SizeVarint(uint64(v))))
+		enc = protowire.AppendString(protowire.AppendTag(enc, 1, protowire.BytesType), k)
+		enc = protowire.AppendVarint(protowire.AppendTag(enc, 2, protowire.VarintType), uint64(v))
+	}
+	return &Pod{enc: enc}, nil
 }
 
 // request appends a Filter/Score request: the pod's fields, then the node
-// ids packed (field 2).
+// ids packed as fixed32 (field 4), 4 bytes little-endian each.
 func (p *Pod) request(buf []byte, ids []uint32) []byte {
 	buf = append(buf, p.enc...)
-	n := 0
+	buf = protowire.AppendTag(buf, 4, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(4*len(ids)))
 	for _, id := range ids {
-		n += protowire.SizeVarint(uint64(id))
-	}
-	buf = protowire.AppendTag(buf, 2, protowire.BytesType)
-	buf = protowire.AppendVarint(buf, uint64(n))
-	for _, id := range ids {
-		buf = protowire.AppendVarint(buf, uint64(id))
+		buf = binary.LittleEndian.AppendUint32(buf, id)
 	}
 	return buf
 }
@@ -482,6 +484,18 @@ func decodeScores(b []byte, scores []int64) (skip bool, err error) {
 				return bad("not a ScoreResponse")
 			}
 			b = b[l:]
+			if n == 0 && len(packed) == len(scores) {
+				// Every score in one byte, as scores 0 to 100 are.
+				ok := true
+				for i, c := range packed {
+					ok = ok && c < 0x80
+					scores[i] = int64(c)
+				}
+				if ok {
+					n = len(scores)
+					continue
+				}
+			}
 			for len(packed) > 0 {
 				v, l := protowire.ConsumeVarint(packed)
 				if l < 0 || n >= len(scores) {

@@ -127,3 +127,23 @@ func TestNextNodeChunk(t *testing.T) {
 		t.Errorf("%d chunks; joined equal: %v", chunks, bytes.Equal(joined, full))
 	}
 }
+
+// TestPodRequest: a Filter/Score request as the host writes it by hand
+// decodes to the pod, its requests and the node ids.
+func TestPodRequest(t *testing.T) {
+	pod := &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"a": "b", "c": "d"}}}
+	requests := map[string]int64{"cpu": 1500, "memory": 1 << 30, "nvidia.com/gpu": 2, "pods": 1, "x": -1}
+	p, err := EncodePod(pod, requests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []uint32{0, 7, 300, 1 << 20}
+	got := &pluginv1.ScoreRequest{}
+	if err := proto.Unmarshal(p.request(nil, ids), got); err != nil {
+		t.Fatal(err)
+	}
+	want := &pluginv1.ScoreRequest{Pod: pod, Nodes: ids, PodRequests: requests}
+	if !proto.Equal(got, want) {
+		t.Errorf("decoded %v\nwant %v", got, want)
+	}
+}

@@ -29,6 +29,7 @@ type guest struct {
 	upserts []*Node // scratch for updateNodes
 	// buffers reused across calls: the guest is single-threaded.
 	pod      Pod
+	idFields [][]byte // of the request: the ids, packed
 	ids      []uint32
 	cand     []*Node
 	verdicts []Verdict
@@ -227,25 +228,15 @@ func (g *guest) candidates(ids []uint32) ([]*Node, error) {
 	return cand, nil
 }
 
-// checkIDs checks that the guest holds a node for every id.
-func (g *guest) checkIDs(ids []uint32) error {
-	nodes := g.nodes
-	for _, id := range ids {
-		if int(id) >= len(nodes) || nodes[id] == nil {
-			return unknownNode(id)
-		}
-	}
-	return nil
-}
-
 func unknownNode(id uint32) error {
 	return fmt.Errorf("node id %d is unknown: the host never sent it (host bug)", id)
 }
 
 // schedRequest decodes a FilterRequest or ScoreRequest into g.pod and
-// g.ids; selected is false when the plugin is a PodSelector that does not
-// select the pod.
-func (g *guest) schedRequest(b []byte) (selected bool, err error) {
+// g.ids (checked to be of nodes the guest holds when check is set);
+// selected is false when the plugin is a PodSelector that does not select
+// the pod.
+func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 	p := &g.pod
 	if p.Labels == nil {
 		p.Labels, p.Annotations, p.Requests = map[string]string{}, map[string]string{}, map[string]int64{}
@@ -254,11 +245,18 @@ func (g *guest) schedRequest(b []byte) (selected bool, err error) {
 	clear(p.Annotations)
 	clear(p.Requests)
 	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
-	if g.ids, err = decodeSchedRequest(b, p, g.ids[:0]); err != nil {
+	clear(g.idFields)
+	if g.idFields, err = decodeSchedRequest(b, p, g.idFields[:0]); err != nil {
 		return false, err
 	}
 	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
 		return false, nil
+	}
+	g.ids = g.ids[:0]
+	for _, f := range g.idFields {
+		if g.ids, err = appendIDs(g.ids, f, g.nodes, check); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }
@@ -268,7 +266,7 @@ func (g *guest) filter(b []byte) []byte {
 	if !ok {
 		return errorResponse(abi.ExportFilter, g.md.GetName()+" does not implement scheduler.filter")
 	}
-	selected, err := g.schedRequest(b)
+	selected, err := g.schedRequest(b, false)
 	if err != nil {
 		return errorResponse(abi.ExportFilter, "FilterRequest: "+err.Error())
 	}
@@ -308,7 +306,8 @@ func (g *guest) score(b []byte) []byte {
 	if !ok {
 		return errorResponse(abi.ExportScore, g.md.GetName()+" does not implement scheduler.score")
 	}
-	selected, err := g.schedRequest(b)
+	is, byID := s.(IDScorer)
+	selected, err := g.schedRequest(b, byID) // ids checked here for an IDScorer
 	if err != nil {
 		return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
 	}
@@ -321,10 +320,7 @@ func (g *guest) score(b []byte) []byte {
 	}
 	scores := g.scores[:len(ids)]
 	clear(scores)
-	if is, ok := s.(IDScorer); ok {
-		if err := g.checkIDs(ids); err != nil {
-			return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
-		}
+	if byID {
 		err = is.ScoreIDs(&g.pod, ids, scores)
 	} else {
 		nodes, cerr := g.candidates(ids)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 
@@ -17,8 +18,12 @@ import (
 var errWire = errors.New("malformed request")
 
 // decodeSchedRequest parses a FilterRequest or ScoreRequest (same fields)
-// into pod and appends the node ids to ids.
-func decodeSchedRequest(b []byte, pod *Pod, ids []uint32) ([]uint32, error) {
+// into pod, and appends to idFields the node ids' fields as they are,
+// packed fixed32 (decode them with appendIDs, once the pod is known to
+// need them). Field 2, the ids as varints in ABI version 1, is skipped as
+// unknown.
+func decodeSchedRequest(b []byte, pod *Pod, idFields [][]byte) ([][]byte, error) {
+	ids := idFields
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -36,22 +41,19 @@ func decodeSchedRequest(b []byte, pod *Pod, ids []uint32) ([]uint32, error) {
 			if err := decodePodMeta(v, pod); err != nil {
 				return ids, err
 			}
-		case num == 2 && typ == protowire.BytesType:
+		case num == 4 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
+			if n < 0 || len(v)%4 != 0 {
 				return ids, errWire
 			}
 			b = b[n:]
-			if ids, n = appendIDs(ids, v); n < 0 {
+			ids = append(ids, v)
+		case num == 4 && typ == protowire.Fixed32Type:
+			if len(b) < 4 {
 				return ids, errWire
 			}
-		case num == 2 && typ == protowire.VarintType:
-			id, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return ids, errWire
-			}
-			b = b[n:]
-			ids = append(ids, uint32(id))
+			ids = append(ids, b[:4]) // one id, unpacked
+			b = b[4:]
 		case num == 3 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
@@ -74,34 +76,29 @@ func decodeSchedRequest(b []byte, pod *Pod, ids []uint32) ([]uint32, error) {
 	return ids, nil
 }
 
-// appendIDs appends the packed varints v to ids; n < 0 if v is
-// malformed. It is the loop a score call runs over every candidate: it
-// grows ids once (there are at most len(v) ids) and decodes ids below
-// 16384, one or two bytes, inline (a call per id is measurable inside
-// WebAssembly).
-func appendIDs(ids []uint32, v []byte) (_ []uint32, n int) {
+// appendIDs appends the packed fixed32 v (len(v) is a multiple of 4) to
+// ids, checking when check is set that each is of a node in nodes. It is the
+// loop a call runs over every candidate: ids grow once, and each id is one
+// load (the compiler makes one of the four byte loads, WebAssembly
+// included).
+func appendIDs(ids []uint32, v []byte, nodes []*Node, check bool) ([]uint32, error) {
 	k := len(ids)
-	ids = slices.Grow(ids, len(v))[:k+len(v)]
+	ids = slices.Grow(ids, len(v)/4)[:k+len(v)/4]
 	out := ids[k:]
-	j := 0
-	for i := 0; i < len(v); j++ {
-		if c := v[i]; c < 0x80 {
-			out[j] = uint32(c)
-			i++
-			continue
-		} else if i+1 < len(v) && v[i+1] < 0x80 {
-			out[j] = uint32(c&0x7f) | uint32(v[i+1])<<7
-			i += 2
-			continue
+	if !check {
+		for i := range out {
+			out[i] = binary.LittleEndian.Uint32(v[4*i:])
 		}
-		x, l := protowire.ConsumeVarint(v[i:])
-		if l < 0 {
-			return ids[:k+j], l
-		}
-		out[j] = uint32(x)
-		i += l
+		return ids, nil
 	}
-	return ids[:k+j], j
+	for i := range out {
+		id := binary.LittleEndian.Uint32(v[4*i:])
+		if int(id) >= len(nodes) || nodes[id] == nil {
+			return ids[:k+i], unknownNode(id)
+		}
+		out[i] = id
+	}
+	return ids, nil
 }
 
 // decodePodMeta reads metadata (field 1 of Pod): name, namespace, labels

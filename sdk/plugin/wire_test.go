@@ -25,7 +25,13 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pod := Pod{Labels: map[string]string{}, Annotations: map[string]string{}, Requests: map[string]int64{}}
-		ids, err := decodeSchedRequest(b, &pod, nil)
+		fields, err := decodeSchedRequest(b, &pod, nil)
+		var ids []uint32
+		for _, f := range fields {
+			if err == nil {
+				ids, err = appendIDs(ids, f, nil, false)
+			}
+		}
 		want := &pluginv1.ScoreRequest{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return

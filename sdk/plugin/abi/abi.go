@@ -24,7 +24,8 @@ import "fmt"
 
 // Version is the ABI version this package describes. Version 2 added
 // accounting-only node updates (NodeUpdate.accounting), which a guest of
-// version 1 would ignore.
+// version 1 would ignore, and sends the candidates' ids of a Filter or
+// Score request as fixed32 (field 4) instead of varints (field 2).
 const Version = 2
 
 // Exports every module has.

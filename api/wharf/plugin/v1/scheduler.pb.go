@@ -295,8 +295,10 @@ func (x *NodeUpdateResponse) GetError() string {
 type FilterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pod   *v1.Pod                `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
-	// Ids of the candidate nodes (every one is in the plugin's copy).
-	Nodes []uint32 `protobuf:"varint,2,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
+	// Ids of the candidate nodes (every one is in the plugin's copy), packed
+	// as 4 bytes little-endian each, which a guest reads in place (ABI
+	// version 2).
+	Nodes []uint32 `protobuf:"fixed32,4,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
 	// The pod's requests parsed to integers, units as in
 	// SchedulerNode.allocatable, summed over containers as Kubernetes does
 	// ("pods" is 1).
@@ -479,7 +481,7 @@ func (x *NodeVerdict) GetReasons() []string {
 type ScoreRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pod           *v1.Pod                `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
-	Nodes         []uint32               `protobuf:"varint,2,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
+	Nodes         []uint32               `protobuf:"fixed32,4,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
 	PodRequests   map[string]int64       `protobuf:"bytes,3,rep,name=pod_requests,json=podRequests,proto3" json:"pod_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -633,28 +635,28 @@ const file_wharf_plugin_v1_scheduler_proto_rawDesc = "" +
 	"accounting\x18\x04 \x03(\v2\x1f.wharf.plugin.v1.NodeAccountingR\n" +
 	"accounting\"*\n" +
 	"\x12NodeUpdateResponse\x12\x14\n" +
-	"\x05error\x18\x0f \x01(\tR\x05error\"\xda\x01\n" +
+	"\x05error\x18\x0f \x01(\tR\x05error\"\xe0\x01\n" +
 	"\rFilterRequest\x12\x1f\n" +
 	"\x03pod\x18\x01 \x01(\v2\r.wharf.v1.PodR\x03pod\x12\x14\n" +
-	"\x05nodes\x18\x02 \x03(\rR\x05nodes\x12R\n" +
+	"\x05nodes\x18\x04 \x03(\aR\x05nodes\x12R\n" +
 	"\fpod_requests\x18\x03 \x03(\v2/.wharf.plugin.v1.FilterRequest.PodRequestsEntryR\vpodRequests\x1a>\n" +
 	"\x10PodRequestsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"`\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x02\x10\x03\"`\n" +
 	"\x0eFilterResponse\x128\n" +
 	"\brejected\x18\x01 \x03(\v2\x1c.wharf.plugin.v1.NodeVerdictR\brejected\x12\x14\n" +
 	"\x05error\x18\x0f \x01(\tR\x05error\"a\n" +
 	"\vNodeVerdict\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\"\n" +
 	"\funresolvable\x18\x02 \x01(\bR\funresolvable\x12\x18\n" +
-	"\areasons\x18\x03 \x03(\tR\areasons\"\xd8\x01\n" +
+	"\areasons\x18\x03 \x03(\tR\areasons\"\xde\x01\n" +
 	"\fScoreRequest\x12\x1f\n" +
 	"\x03pod\x18\x01 \x01(\v2\r.wharf.v1.PodR\x03pod\x12\x14\n" +
-	"\x05nodes\x18\x02 \x03(\rR\x05nodes\x12Q\n" +
+	"\x05nodes\x18\x04 \x03(\aR\x05nodes\x12Q\n" +
 	"\fpod_requests\x18\x03 \x03(\v2..wharf.plugin.v1.ScoreRequest.PodRequestsEntryR\vpodRequests\x1a>\n" +
 	"\x10PodRequestsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x02\x10\x03\"Q\n" +
 	"\rScoreResponse\x12\x16\n" +
 	"\x06scores\x18\x01 \x03(\x03R\x06scores\x12\x12\n" +
 	"\x04skip\x18\x02 \x01(\bR\x04skip\x12\x14\n" +
