@@ -91,6 +91,11 @@ func (g *GPUScore) Configure(raw []byte) error {
 		return fmt.Errorf("config: modelWeight (%d) and binpackWeight (%d) must be 0 or more and add up to at most 100", c.ModelWeight, c.BinpackWeight)
 	}
 	g.cfg = c
+	for _, f := range g.flat { // entries made with the old weights
+		if f.node != nil {
+			g.PrepareNode(f.node)
+		}
+	}
 	return nil
 }
 
@@ -129,16 +134,21 @@ func (g *GPUScore) wantedModels(pod *plugin.Pod) []int {
 }
 
 // flatNode is what scoring reads of a node, in one small struct with no
-// pointers to follow: its GPU memory in total and in use, and its free
-// devices: how many, their model when they share one, and prefix[k], the
-// memory of the k smallest (so taking k of them costs one lookup). A node
-// with free devices of several models, or more than flatGPUs of them, is
-// scored from its summary in GPUScore.slow (model is slowModels).
+// pointers to follow: the node's score for a pod that wants w GPUs
+// (w up to flatGPUs) of any model, any[w], and of the model its free
+// devices share, match[w], so that scoring a node is one lookup. The rest
+// is what those are made from: the node's GPU memory in total and in use,
+// and its free devices: how many, their model when they share one, and
+// prefix[k], the memory of the k smallest. A node with free devices of
+// several models, or more than flatGPUs of them, is scored from its
+// summary in GPUScore.slow (model is slowModels).
 type flatNode struct {
+	model    int32 // of every free device; -1: none is free
+	free     int32
+	any      [flatGPUs + 1]uint8
+	match    [flatGPUs + 1]uint8
 	totalMiB int64
 	usedMiB  int64
-	free     int64
-	model    int // of every free device; -1: none is free
 	prefix   [flatGPUs + 1]int64
 	node     *plugin.Node // the version it was derived from
 }
@@ -204,6 +214,14 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 	f := &g.flat[id]
 	*f = flatNode{totalMiB: d.totalMiB, model: -1, node: n}
 	g.slow[id] = nil
+	g.prepareFlat(f, d, n)
+	if f.model == slowModels {
+		g.slow[id] = g.summarize(n)
+	}
+}
+
+// prepareFlat fills f from the node's devices d and its version n.
+func (g *GPUScore) prepareFlat(f *flatNode, d *devices, n *plugin.Node) {
 	if len(d.model) == 0 {
 		return
 	}
@@ -228,8 +246,8 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 		switch {
 		case f.free >= flatGPUs:
 			f.model = slowModels
-		case f.model == -1 || f.model == m:
-			f.model = m
+		case f.model == -1 || f.model == int32(m):
+			f.model = int32(m)
 			free[f.free] = d.memMiB[i]
 		default:
 			f.model = slowModels
@@ -238,7 +256,6 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 		f.free++
 	}
 	if f.model == slowModels {
-		g.slow[id] = g.summarize(n)
 		return
 	}
 	// Insertion sort: at most flatGPUs values, usually all equal.
@@ -250,6 +267,21 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 	}
 	for i, m := range fr {
 		f.prefix[i+1] = f.prefix[i] + m
+	}
+	if f.totalMiB == 0 {
+		return // scores 0
+	}
+	for w := range int64(flatGPUs + 1) {
+		// Bin-pack: the share of the node's GPU memory in use once the pod
+		// takes its devices (the smallest free ones, as the host does).
+		k := min(w, int64(f.free))
+		used := min(f.usedMiB+f.prefix[k], f.totalMiB)
+		binpack := g.cfg.BinpackWeight * used / f.totalMiB
+		f.any[w] = uint8(binpack)
+		if int64(f.free) >= w {
+			binpack += g.cfg.ModelWeight
+		}
+		f.match[w] = uint8(min(binpack, plugin.MaxScore))
 	}
 }
 
@@ -414,8 +446,9 @@ func (g *GPUScore) fit(id uint32, f *flatNode, models []int, want int64) (count,
 	switch {
 	case f.model == slowModels:
 		return g.slow[id].fit(models, want)
-	case len(models) == 0 || slices.Contains(models, f.model):
-		return f.free, f.prefix[min(want, f.free)]
+	case len(models) == 0 || slices.Contains(models, int(f.model)):
+		free := int64(f.free)
+		return free, f.prefix[min(want, free)]
 	}
 	return 0, 0
 }
@@ -439,35 +472,57 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 		return plugin.ErrSkip
 	}
 	models := g.wantedModels(pod)
-	modelWeight, binpackWeight := g.cfg.ModelWeight, g.cfg.BinpackWeight
-	// One model wanted (or none) is the common case: its loop inlines
-	// everything (a call per node counts inside WebAssembly).
-	one := -1
-	if len(models) == 1 {
-		one = models[0]
-	}
+	// No model wanted, or one, is the common case: a lookup in the flat
+	// entry per node, no call, no division (a call per node counts inside
+	// WebAssembly).
+	w := min(want, flatGPUs)
 	flat := g.flat
-	for i, id := range ids {
-		f := &flat[id]
-		if f.totalMiB == 0 {
-			continue
+	switch len(models) {
+	case 0:
+		for i, id := range ids {
+			f := &flat[id]
+			if f.model == slowModels {
+				scores[i] = g.scoreSlow(id, f, models, want)
+				continue
+			}
+			scores[i] = int64(f.any[w])
 		}
-		var score, count, mem int64
-		switch {
-		case f.model == slowModels || len(models) > 1:
-			count, mem = g.fit(id, f, models, want)
-		case len(models) == 0 || f.model == one:
-			count = f.free
-			mem = f.prefix[min(want, count)]
+	case 1:
+		one := int32(models[0])
+		weigh := want <= flatGPUs // more than a flat node can have: no model weight
+		for i, id := range ids {
+			f := &flat[id]
+			switch {
+			case f.model == slowModels:
+				scores[i] = g.scoreSlow(id, f, models, want)
+			case f.model != one:
+				scores[i] = int64(f.any[0]) // no device of the model free
+			case weigh:
+				scores[i] = int64(f.match[w])
+			default:
+				scores[i] = int64(f.any[w])
+			}
 		}
-		if len(models) > 0 && count >= want {
-			score += modelWeight
+	default:
+		for i, id := range ids {
+			scores[i] = g.scoreSlow(id, &flat[id], models, want)
 		}
-		// Bin-pack: the share of the node's GPU memory in use once the pod
-		// takes its devices (the smallest free ones, as the host does).
-		used := min(f.usedMiB+mem, f.totalMiB)
-		score += binpackWeight * used / f.totalMiB
-		scores[i] = min(score, plugin.MaxScore)
 	}
 	return nil
+}
+
+// scoreSlow scores a node whose flat entry does not suffice, or for a pod
+// that wants several models.
+func (g *GPUScore) scoreSlow(id uint32, f *flatNode, models []int, want int64) int64 {
+	if f.totalMiB == 0 {
+		return 0
+	}
+	count, mem := g.fit(id, f, models, want)
+	var score int64
+	if len(models) > 0 && count >= want {
+		score += g.cfg.ModelWeight
+	}
+	used := min(f.usedMiB+mem, f.totalMiB)
+	score += g.cfg.BinpackWeight * used / f.totalMiB
+	return min(score, plugin.MaxScore)
 }

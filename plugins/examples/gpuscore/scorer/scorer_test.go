@@ -34,22 +34,23 @@ func refFit(n *plugin.Node, models []string, want int64) (count, memMiB, totalMi
 	return int64(len(free)), memMiB, totalMiB, usedMiB
 }
 
-func refScore(n *plugin.Node, models []string, want int64) int64 {
+func refScore(n *plugin.Node, models []string, want, modelWeight, binpackWeight int64) int64 {
 	count, mem, total, used := refFit(n, models, want)
 	if total == 0 {
 		return 0
 	}
 	var score int64
 	if len(models) > 0 && count >= want {
-		score += 60
+		score += modelWeight
 	}
-	return min(score+40*min(used+mem, total)/total, plugin.MaxScore)
+	return min(score+binpackWeight*min(used+mem, total)/total, plugin.MaxScore)
 }
 
 // TestScoreMatchesReference: scores and filter verdicts of random nodes,
 // their versions as pods come and go, and random pods agree with the
 // plain computation, whether the nodes' flat entries suffice or not (free
-// devices of several models, more than eight).
+// devices of several models, more than eight), before and after the
+// weights change.
 func TestScoreMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	models := []string{"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "NVIDIA L4"}
@@ -78,15 +79,24 @@ func TestScoreMatchesReference(t *testing.T) {
 		}
 		return v
 	}
+	modelWeight, binpackWeight := int64(60), int64(40)
 	for round := range 20 {
+		if round == 15 {
+			if err := g.Configure([]byte(`{"modelWeight": 30, "binpackWeight": 70}`)); err != nil {
+				t.Fatal(err)
+			}
+			modelWeight, binpackWeight = 30, 70
+		}
 		for i, n := range nodes {
-			if round > 0 && rng.IntN(2) == 0 {
+			if round > 0 && round != 15 && rng.IntN(2) == 0 {
 				nodes[i] = allocate(n)
 			}
-			g.PrepareNode(nodes[i])
+			if round != 15 { // Configure prepared them again
+				g.PrepareNode(nodes[i])
+			}
 		}
 		for range 20 {
-			want := []int64{1, 1, 2, 4, 8}[rng.IntN(5)]
+			want := []int64{1, 1, 2, 4, 8, 10}[rng.IntN(6)]
 			var wanted []string
 			switch rng.IntN(4) {
 			case 1:
@@ -111,7 +121,7 @@ func TestScoreMatchesReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, n := range nodes {
-				if want := refScore(n, wanted, want); scores[i] != want {
+				if want := refScore(n, wanted, want, modelWeight, binpackWeight); scores[i] != want {
 					t.Fatalf("round %d, node %d (%d GPUs, allocated %v), pod wants %d of %v: score %d, want %d",
 						round, i, len(n.GetStatus().GetGpus()), n.AllocatedGPUs, want, wanted, scores[i], want)
 				}
