@@ -13,7 +13,7 @@
 //
 // The runtime hands the shim a binary:// log URI ([DriverURI]) and the shim
 // starts that program with the container's stdout and stderr. The program is
-// wharf-log-driver (cmd/wharf-log-driver) when it is installed next to the
+// wharf-log-driver (cmd/wharf/logdriver) when it is installed next to the
 // agent's binary, else the agent's own binary ([DefaultDriver]). Every
 // program that may be used so (cmd/wharf, and the test binaries of packages
 // that run containers, in TestMain) must therefore begin with

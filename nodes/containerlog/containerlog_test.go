@@ -168,7 +168,7 @@ func TestFollowCancel(t *testing.T) {
 
 // TestDriver runs this test binary as the shim would run the driver.
 // TestDriver runs the driver as the shim does: this test binary (as the
-// wharf binary is run), and cmd/wharf-log-driver.
+// wharf binary is run), and cmd/wharf/logdriver.
 func TestDriver(t *testing.T) {
 	t.Parallel()
 	t.Run("own_binary", func(t *testing.T) {
@@ -184,11 +184,11 @@ func TestDriver(t *testing.T) {
 		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 		if _, err := os.Stat(gobin); err != nil {
 			if gobin, err = exec.LookPath("go"); err != nil {
-				t.Skip("no go tool to build cmd/wharf-log-driver with")
+				t.Skip("no go tool to build cmd/wharf/logdriver with")
 			}
 		}
 		exe := filepath.Join(t.TempDir(), DriverProgram)
-		if b, err := exec.Command(gobin, "build", "-o", exe, "../../cmd/wharf-log-driver").CombinedOutput(); err != nil {
+		if b, err := exec.Command(gobin, "build", "-o", exe, "../../cmd/wharf/logdriver").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, b)
 		}
 		testDriver(t, exe)

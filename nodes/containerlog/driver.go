@@ -21,7 +21,7 @@ const (
 )
 
 // DriverProgram is the file name of the program that runs only the log
-// driver (cmd/wharf-log-driver). [DefaultDriver] looks for it next to the
+// driver (cmd/wharf/logdriver). [DefaultDriver] looks for it next to the
 // running executable.
 const DriverProgram = "wharf-log-driver"
 

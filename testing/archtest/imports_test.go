@@ -83,18 +83,18 @@ func TestImportBoundaries(t *testing.T) {
 	}
 }
 
-// TestLogDriverStandsAlone: the shim starts cmd/wharf-log-driver for every
+// TestLogDriverStandsAlone: the shim starts cmd/wharf/logdriver for every
 // container and waits for it, so it links the driver and the standard
 // library only; each package more is initialized at every container start.
 func TestLogDriverStandsAlone(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"cmd/wharf-log-driver").Output()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"cmd/wharf/logdriver").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	allowed := map[string]bool{module + "cmd/wharf-log-driver": true, module + "nodes/containerlog": true}
+	allowed := map[string]bool{module + "cmd/wharf/logdriver": true, module + "nodes/containerlog": true}
 	for _, p := range strings.Fields(string(out)) {
 		if !allowed[p] {
-			t.Errorf("cmd/wharf-log-driver depends on %s; keep it to nodes/containerlog and the standard library", p)
+			t.Errorf("cmd/wharf/logdriver depends on %s; keep it to nodes/containerlog and the standard library", p)
 		}
 	}
 }

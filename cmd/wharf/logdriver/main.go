@@ -1,4 +1,4 @@
-// Command wharf-log-driver is the log driver containerd's shim starts for
+// Command logdriver (installed as wharf-log-driver) is the log driver containerd's shim starts for
 // each container the node agent runs: it copies the container's stdout and
 // stderr into its log file (see package containerlog).
 //
