@@ -1,6 +1,10 @@
 package plugin
 
 import (
+	"bytes"
+	"slices"
+	"unsafe"
+
 	"google.golang.org/protobuf/encoding/protowire"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -57,7 +61,8 @@ func walk(b []byte, fn func(f field) error) error {
 	return nil
 }
 
-// decodeSchedulerNode decodes a SchedulerNode.
+// decodeSchedulerNode decodes a SchedulerNode. decodeNode and what it
+// calls make strings that are views of b: b must not change afterwards.
 func decodeSchedulerNode(b []byte) (*Node, error) {
 	n := &Node{}
 	var node []byte
@@ -87,24 +92,120 @@ func decodeSchedulerNode(b []byte) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The node's strings (labels, GPU models, ...) are views of one copy
+	// of its encoding, not a copy each: a node has about a hundred.
 	n.Node = &wharfv1.Node{}
-	if err := decodeNode(node, n.Node); err != nil {
+	if err := decodeNode(bytes.Clone(node), n.Node); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-// decodeAccounting decodes a NodeAccounting: the id, and the new
-// accounting into n.
-func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
-	err = walk(b, func(f field) error {
-		if f.num == 1 && !f.bytes {
-			id = uint32(f.x)
-			return nil
+// str is b as a string without a copy: only for bytes that are never
+// written again (a node's own copy of its encoding).
+func str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// count returns how many fields num b has (to size maps and slices).
+func count(b []byte, num protowire.Number) int {
+	c := 0
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return c
 		}
-		return decodeAccountingField(f, n)
-	})
-	return id, err
+		b = b[l:]
+		if n == num {
+			c++
+		}
+		if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+			return c
+		}
+		b = b[l:]
+	}
+	return c
+}
+
+// ownedStringMap adds the map<string, string> entry e to *m (made with
+// room for size entries), its strings views of e.
+func ownedStringMap(m *map[string]string, size int, e []byte) error {
+	k, v, err := stringEntry(e)
+	if err != nil {
+		return err
+	}
+	if *m == nil {
+		*m = make(map[string]string, size)
+	}
+	(*m)[str(k)] = str(v)
+	return nil
+}
+
+// decodeAccounting decodes a NodeAccounting: the id, and the new
+// accounting into n. It comes with every pod placed on a node: it is
+// written out, without walk's call per field, and allocates the map and
+// the slice once.
+func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
+	n.Requested = make(map[string]int64, 4)
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return 0, errWire
+		}
+		b = b[l:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			x, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return 0, errWire
+			}
+			b = b[l:]
+			id = uint32(x)
+			continue
+		case num == 5 && typ == protowire.BytesType:
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return 0, errWire
+			}
+			b = b[l:]
+			if n.AllocatedGPUs == nil && len(v) > 0 {
+				n.AllocatedGPUs = make([]int32, 0, len(v)) // at most a byte each
+			}
+			if err := decodeAccountingField(field{num: num, v: v, bytes: true}, n); err != nil {
+				return 0, err
+			}
+			continue
+		case num == 4 && typ == protowire.BytesType:
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return 0, errWire
+			}
+			b = b[l:]
+			k, x, err := decodeInt64Entry(v)
+			if err != nil {
+				return 0, err
+			}
+			n.Requested[k] = x
+			continue
+		case num == 5 && typ == protowire.VarintType:
+			x, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return 0, errWire
+			}
+			b = b[l:]
+			n.AllocatedGPUs = append(n.AllocatedGPUs, int32(x))
+			continue
+		}
+		l = protowire.ConsumeFieldValue(num, typ, b)
+		if l < 0 {
+			return 0, errWire
+		}
+		b = b[l:]
+	}
+	return id, nil
 }
 
 // decodeAccountingField decodes requested (4) and allocated_gpus (5),
@@ -168,30 +269,22 @@ func decodeNode(b []byte, node *wharfv1.Node) error {
 }
 
 func decodeMeta(b []byte, m *wharfv1.ObjectMeta) error {
+	labels, annotations := count(b, 9), count(b, 10)
 	return walk(b, func(f field) error {
 		if !f.bytes {
 			return nil
 		}
 		switch f.num {
 		case 1:
-			m.Name = string(f.v)
+			m.Name = str(f.v)
 		case 2:
-			m.Namespace = string(f.v)
+			m.Namespace = str(f.v)
 		case 3:
-			m.Uid = string(f.v)
-		case 9, 10:
-			k, v, err := decodeStringEntry(f.v)
-			if err != nil {
-				return err
-			}
-			p := &m.Labels
-			if f.num == 10 {
-				p = &m.Annotations
-			}
-			if *p == nil {
-				*p = map[string]string{}
-			}
-			(*p)[k] = v
+			m.Uid = str(f.v)
+		case 9:
+			return ownedStringMap(&m.Labels, labels, f.v)
+		case 10:
+			return ownedStringMap(&m.Annotations, annotations, f.v)
 		}
 		return nil
 	})
@@ -211,11 +304,11 @@ func decodeNodeSpec(b []byte, s *wharfv1.NodeSpec) error {
 				}
 				switch f.num {
 				case 1:
-					t.Key = string(f.v)
+					t.Key = str(f.v)
 				case 2:
-					t.Value = string(f.v)
+					t.Value = str(f.v)
 				case 3:
-					t.Effect = string(f.v)
+					t.Effect = str(f.v)
 				}
 				return nil
 			})
@@ -225,43 +318,45 @@ func decodeNodeSpec(b []byte, s *wharfv1.NodeSpec) error {
 }
 
 func decodeNodeStatus(b []byte, s *wharfv1.NodeStatus) error {
+	capacity, allocatable := count(b, 1), count(b, 2)
+	// The devices in one allocation.
+	var devs []wharfv1.GPUDevice
+	if n := count(b, 6); n > 0 {
+		devs = make([]wharfv1.GPUDevice, n)
+		s.Gpus = slices.Grow(s.Gpus, n)
+	}
 	return walk(b, func(f field) error {
 		if !f.bytes {
 			return nil
 		}
 		switch f.num {
-		case 1, 2:
-			k, v, err := decodeStringEntry(f.v)
-			if err != nil {
-				return err
-			}
-			p := &s.Capacity
-			if f.num == 2 {
-				p = &s.Allocatable
-			}
-			if *p == nil {
-				*p = map[string]string{}
-			}
-			(*p)[k] = v
+		case 1:
+			return ownedStringMap(&s.Capacity, capacity, f.v)
+		case 2:
+			return ownedStringMap(&s.Allocatable, allocatable, f.v)
 		case 6:
-			g := &wharfv1.GPUDevice{}
+			if len(devs) == 0 {
+				devs = make([]wharfv1.GPUDevice, 1) // not counted (malformed)
+			}
+			g := &devs[0]
+			devs = devs[1:]
 			s.Gpus = append(s.Gpus, g)
 			return walk(f.v, func(f field) error {
 				switch {
 				case f.num == 1 && !f.bytes:
 					g.Index = int32(f.x)
 				case f.num == 2 && f.bytes:
-					g.Uuid = string(f.v)
+					g.Uuid = str(f.v)
 				case f.num == 3 && f.bytes:
-					g.Model = string(f.v)
+					g.Model = str(f.v)
 				case f.num == 4 && !f.bytes:
 					g.MemoryMib = int64(f.x)
 				case f.num == 5 && f.bytes:
-					g.DriverVersion = string(f.v)
+					g.DriverVersion = str(f.v)
 				case f.num == 6 && !f.bytes:
 					g.NumaNode = int32(f.x)
 				case f.num == 7 && f.bytes:
-					g.PciBusId = string(f.v)
+					g.PciBusId = str(f.v)
 				}
 				return nil
 			})

@@ -164,29 +164,35 @@ func decodePodMeta(b []byte, pod *Pod) error {
 }
 
 func decodeStringEntry(b []byte) (k, v string, err error) {
+	kb, vb, err := stringEntry(b)
+	return string(kb), string(vb), err
+}
+
+// stringEntry decodes a map<string, string> entry, without copying.
+func stringEntry(b []byte) (k, v []byte, err error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return "", "", errWire
+			return nil, nil, errWire
 		}
 		b = b[n:]
 		if typ != protowire.BytesType {
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return "", "", errWire
+				return nil, nil, errWire
 			}
 			b = b[n:]
 			continue
 		}
 		s, n := protowire.ConsumeBytes(b)
 		if n < 0 {
-			return "", "", errWire
+			return nil, nil, errWire
 		}
 		b = b[n:]
 		if num == 1 {
-			k = string(s)
+			k = s
 		} else if num == 2 {
-			v = string(s)
+			v = s
 		}
 	}
 	return k, v, nil

@@ -226,3 +226,21 @@ func TestScoreIDs(t *testing.T) {
 		t.Errorf("Score called %d times; want ScoreIDs only", impl.byNodes)
 	}
 }
+
+// TestDecodeSchedulerNodeOwnsStrings: the decoded node's strings stay as
+// they were when the request buffer is written again.
+func TestDecodeSchedulerNodeOwnsStrings(t *testing.T) {
+	b, _ := proto.Marshal(&pluginv1.SchedulerNode{Id: 1, Node: &wharfv1.Node{
+		Metadata: &wharfv1.ObjectMeta{Name: "node-a", Labels: map[string]string{"zone": "a"}},
+		Status:   &wharfv1.NodeStatus{Capacity: map[string]string{"cpu": "4"}, Gpus: []*wharfv1.GPUDevice{{Model: "L4"}, {Model: "L4"}}},
+	}})
+	n, err := decodeSchedulerNode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b)
+	if n.GetMetadata().GetName() != "node-a" || n.GetMetadata().GetLabels()["zone"] != "a" ||
+		n.GetStatus().GetCapacity()["cpu"] != "4" || len(n.GetStatus().GetGpus()) != 2 || n.GetStatus().GetGpus()[1].GetModel() != "L4" {
+		t.Errorf("decoded node changed with the buffer: %v", n.Node)
+	}
+}
