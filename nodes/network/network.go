@@ -5,6 +5,10 @@
 // as Debian's containernetworking-plugins ship them). The namespace's
 // loopback interface is brought up when the namespace is made, without the
 // loopback plugin: one process less per pod start (some 4 ms of CPU).
+// Traffic from pods to outside the pod CIDR is masqueraded by one nat
+// chain per node, installed when the pod CIDR is configured (see
+// [Config].IPMasq), not by the bridge plugin's ipMasq: that ran iptables
+// for every pod start and left a chain per pod.
 //
 // All containers of a pod join the namespace by path (runtime
 // ContainerConfig.NetNSPath); pods with hostNetwork skip this package.
@@ -63,8 +67,14 @@ type Config struct {
 	StateDir string
 	// MTU of the pod interfaces; 0 lets the plugin choose.
 	MTU int
-	// IPMasq masquerades traffic from pods to outside the pod CIDR, so
-	// pods reach beyond the node (adds iptables rules).
+	// IPMasq masquerades traffic from pods to outside the pod CIDR (but
+	// not to multicast), so pods reach beyond the node. Configure installs
+	// it once for the node: a chain in the nat table (WHARF-POD-MASQ for
+	// the default network name) that POSTROUTING jumps to for traffic from
+	// the pod CIDR; it stays when the agent stops, and a restarted agent
+	// refills it rather than adding to it. It needs iptables (or
+	// ip6tables) and iptables-restore. Without IPMasq, Configure removes
+	// the chain if an earlier agent left it.
 	IPMasq bool
 }
 
@@ -83,17 +93,24 @@ type podState struct {
 	// without it (an older agent) the loopback plugin did it, and its
 	// teardown runs that plugin too.
 	LoUp bool `json:"loUp,omitempty"`
+	// NodeMasq: the bridge plugin ran without ipMasq (the node's chain
+	// masquerades, if Config.IPMasq). Without it (an older agent) the
+	// plugin masqueraded if the agent had IPMasq, with a chain of the
+	// pod's own that only a teardown with ipMasq removes.
+	NodeMasq bool `json:"nodeMasq,omitempty"`
 }
 
 // Manager sets up and tears down pod networks.
 type Manager struct {
 	cfg Config
 
-	mu  sync.RWMutex
-	cni gocni.CNI
-	// cniLo also runs the loopback plugin: pods set up by agents that used
-	// it are torn down with it, so its cached result goes too.
-	cniLo   gocni.CNI
+	mu sync.RWMutex
+	// cni[lo][masq] runs the bridge plugin, with ipMasq if masq, after the
+	// loopback plugin if lo. Pods are set up with cni[0][0]; those set up
+	// by older agents are torn down as they were set up, so that the
+	// loopback plugin's cached result and the bridge plugin's chain for
+	// the pod go too.
+	cni     [2][2]gocni.CNI
 	podCIDR string
 	locks   sync.Map // pod UID -> *sync.Mutex
 }
@@ -157,24 +174,38 @@ func (m *Manager) Configure(podCIDR string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.podCIDR == ipnet.String() && m.cni != nil {
+	if m.podCIDR == ipnet.String() && m.cni[0][0] != nil {
 		return nil
 	}
-	c, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(1))
-	if err != nil {
-		return fmt.Errorf("network: %w", err)
+	var cni [2][2]gocni.CNI
+	for lo := range 2 {
+		for masq := range 2 {
+			c, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(1+lo))
+			if err != nil {
+				return fmt.Errorf("network: %w", err)
+			}
+			opts := []gocni.Opt{gocni.WithConfListBytes(m.confList(ipnet.String(), masq == 1))}
+			if lo == 1 {
+				opts = append(opts, gocni.WithLoNetwork)
+			}
+			if err := c.Load(opts...); err != nil {
+				return fmt.Errorf("network: load CNI config: %w", err)
+			}
+			cni[lo][masq] = c
+		}
 	}
-	if err := c.Load(gocni.WithConfListBytes(m.confList(ipnet.String()))); err != nil {
-		return fmt.Errorf("network: load CNI config: %w", err)
+	if m.cfg.IPMasq {
+		if err := m.ensureMasq(ipnet); err != nil {
+			return fmt.Errorf("network: masquerade pod traffic: %w", err)
+		}
+	} else if ipt, _, _ := iptablesFor(ipnet); hasCommand(ipt) {
+		// An earlier agent may have masqueraded; without iptables it did
+		// not.
+		if err := m.removeMasq(ipnet); err != nil {
+			return fmt.Errorf("network: remove masquerading: %w", err)
+		}
 	}
-	lo, err := gocni.New(gocni.WithPluginDir(m.cfg.PluginDirs), gocni.WithMinNetworkCount(2))
-	if err != nil {
-		return fmt.Errorf("network: %w", err)
-	}
-	if err := lo.Load(gocni.WithConfListBytes(m.confList(ipnet.String())), gocni.WithLoNetwork); err != nil {
-		return fmt.Errorf("network: load CNI config: %w", err)
-	}
-	m.cni, m.cniLo, m.podCIDR = c, lo, ipnet.String()
+	m.cni, m.podCIDR = cni, ipnet.String()
 	return nil
 }
 
@@ -185,12 +216,14 @@ func (m *Manager) PodCIDR() string {
 	return m.podCIDR
 }
 
-func (m *Manager) confList(cidr string) []byte {
+// confList is the CNI network: the bridge plugin, with ipMasq only to tear
+// down pods an older agent set up with it.
+func (m *Manager) confList(cidr string, ipMasq bool) []byte {
 	bridge := map[string]any{
 		"type":        "bridge",
 		"bridge":      m.cfg.Bridge,
 		"isGateway":   true,
-		"ipMasq":      m.cfg.IPMasq,
+		"ipMasq":      ipMasq,
 		"hairpinMode": true,
 		"ipam": map[string]any{
 			"type":    "host-local",
@@ -273,6 +306,12 @@ func (m *Manager) state(uid string) (podState, bool) {
 // already has. The pod's name and namespace are passed to the plugins
 // (K8S_POD_NAME, K8S_POD_NAMESPACE).
 func (m *Manager) Setup(ctx context.Context, uid, namespace, name string) (Attachment, error) {
+	return m.setup(ctx, uid, namespace, name, 0)
+}
+
+// setup is Setup with the bridge plugin's ipMasq if masq is 1 (as older
+// agents did; tests do it to tear such pods down).
+func (m *Manager) setup(ctx context.Context, uid, namespace, name string, masq int) (Attachment, error) {
 	if err := validUID(uid); err != nil {
 		return Attachment{}, err
 	}
@@ -281,7 +320,7 @@ func (m *Manager) Setup(ctx context.Context, uid, namespace, name string) (Attac
 		return a, nil
 	}
 	m.mu.RLock()
-	c := m.cni
+	c := m.cni[0][masq]
 	m.mu.RUnlock()
 	if c == nil {
 		return Attachment{}, ErrNotConfigured
@@ -318,7 +357,7 @@ func (m *Manager) Setup(ctx context.Context, uid, namespace, name string) (Attac
 		removeNetNS(path)
 		return Attachment{}, fmt.Errorf("network: pod %s: CNI gave eth0 no address", uid)
 	}
-	b, _ := json.Marshal(podState{Attachment: a, LoUp: true})
+	b, _ := json.Marshal(podState{Attachment: a, LoUp: true, NodeMasq: masq == 0})
 	if err := writeFileSync(m.statePath(uid), b); err != nil {
 		return Attachment{}, fmt.Errorf("network: pod %s: %w", uid, err)
 	}
@@ -333,11 +372,18 @@ func (m *Manager) Teardown(ctx context.Context, uid string) error {
 	}
 	defer m.lock(uid)()
 	path := m.netnsPath(uid)
-	m.mu.RLock()
-	c := m.cni
-	if st, ok := m.state(uid); ok && !st.LoUp {
-		c = m.cniLo
+	// Without a state file (setup did not finish) the plugin may still
+	// have made the pod a chain, if an older agent set it up.
+	lo, masq := 0, 0
+	st, ok := m.state(uid)
+	if ok && !st.LoUp {
+		lo = 1
 	}
+	if (!ok || !st.NodeMasq) && m.cfg.IPMasq {
+		masq = 1
+	}
+	m.mu.RLock()
+	c := m.cni[lo][masq]
 	m.mu.RUnlock()
 	_, hasState := os.Stat(m.statePath(uid))
 	isNS, _ := isNetNS(path)

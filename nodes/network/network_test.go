@@ -21,8 +21,9 @@ import (
 )
 
 // newManager returns a manager on a bridge and a /24 of its own, so that
-// parallel tests never share either; the bridge is deleted afterwards.
-func newManager(t *testing.T) (*network.Manager, netip.Prefix) {
+// parallel tests never share either; the bridge (and the masquerading, if
+// opts set IPMasq) is deleted afterwards.
+func newManager(t *testing.T, opts ...func(*network.Config)) (*network.Manager, netip.Prefix) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("network: pod networks need root; these tests run as uid", os.Geteuid())
@@ -37,7 +38,11 @@ func newManager(t *testing.T) (*network.Manager, netip.Prefix) {
 	rand.Read(b)
 	bridge := fmt.Sprintf("wt%x", b)
 	cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 100 + b[0]%100, b[1], 0}), 24)
-	m, err := network.New(network.Config{Name: "wt-" + bridge, Bridge: bridge, StateDir: t.TempDir()})
+	cfg := network.Config{Name: "wt-" + bridge, Bridge: bridge, StateDir: t.TempDir()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := network.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +54,9 @@ func newManager(t *testing.T) (*network.Manager, netip.Prefix) {
 			if err := m.Teardown(context.Background(), uid); err != nil {
 				t.Errorf("teardown %s: %v", uid, err)
 			}
+		}
+		if err := m.RemoveMasquerade(); err != nil {
+			t.Errorf("RemoveMasquerade: %v", err)
 		}
 		exec.Command("ip", "link", "delete", bridge).Run()
 	})
