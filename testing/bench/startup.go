@@ -40,7 +40,8 @@ type StartupConfig struct {
 	Rate float64 // pods created per second (default 5)
 	// HostNetwork starts the pods in the node's network namespace; by
 	// default each gets its own namespace and IP through CNI (when the
-	// plugins are installed).
+	// plugins are installed), with the network wharf node configures,
+	// masquerading included.
 	HostNetwork bool
 	// RawRuns is how many raw containerd create+starts the baseline takes
 	// the median of (default: Pods).
@@ -142,15 +143,21 @@ func Startup(ctx context.Context, cfg StartupConfig) (StartupResult, error) {
 		b := make([]byte, 3)
 		rand.Read(b)
 		bridge := fmt.Sprintf("wb%x", b)
-		netm, err = network.New(network.Config{Name: "wb-" + bridge, Bridge: bridge, StateDir: filepath.Join(dir, "node", "network")})
+		// The network wharf node runs, masquerading included, on a bridge
+		// and under a name of its own.
+		if _, err := exec.LookPath("iptables"); err != nil {
+			return StartupResult{}, fmt.Errorf("bench: the pod network masquerades with iptables: %w (apt-get install -y iptables, or --host-network)", err)
+		}
+		netm, err = network.New(network.Config{Name: "wb-" + bridge, Bridge: bridge, StateDir: filepath.Join(dir, "node", "network"), IPMasq: true})
 		if err != nil {
 			return StartupResult{}, err
 		}
 		defer exec.Command("ip", "link", "delete", bridge).Run()
-		defer func() { // releases what CNI keeps on the host (result caches)
+		defer func() { // releases what CNI keeps on the host (result caches) and the node's nat rules
 			for _, uid := range netm.Pods() {
 				netm.Teardown(context.Background(), uid)
 			}
+			netm.RemoveMasquerade()
 		}()
 		res.Network = "cni"
 	}
