@@ -71,7 +71,9 @@ type ScheduleWASMResult struct {
 	// ScoreCalls and ScoredCalls count the WebAssembly run's Score calls
 	// and those the scorer scored (did not skip); Candidates are the
 	// nodes per call (the feasible nodes the filters found: the scheduler
-	// stops filtering at an adaptive share of the nodes, 500 of 5,000).
+	// stops filtering at an adaptive share of the nodes it filters, 500 of
+	// 5,000 for a pod without GPUs, and 750 of the 2,500 GPU nodes a GPU
+	// pod's filters start from).
 	ScoreCalls              int     `json:"score_calls"`
 	ScoredCalls             int     `json:"scored_calls"`
 	CandidatesPerCall       float64 `json:"candidates_per_call"`
