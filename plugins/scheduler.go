@@ -113,7 +113,7 @@ func (s *schedulerPlugin) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
 	if e := s.lastPod.Load(); e != nil && e.pi == pi {
 		return e.enc, nil
 	}
-	enc, err := wasm.EncodePod(pi.Pod, resourceMap(&pi.Requests))
+	enc, err := wasm.EncodePod(pi.Pod, pi.Requests.Map())
 	if err != nil {
 		return nil, err
 	}
@@ -207,27 +207,6 @@ func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi
 		return framework.NewStatus(framework.Skip)
 	}
 	return framework.Status{}
-}
-
-// resourceMap turns a parsed Resource into the ABI's integer map.
-func resourceMap(r *framework.Resource) map[string]int64 {
-	m := make(map[string]int64, 4+len(r.Scalar))
-	if r.MilliCPU != 0 {
-		m[framework.ResourceCPU] = r.MilliCPU
-	}
-	if r.Memory != 0 {
-		m[framework.ResourceMemory] = r.Memory
-	}
-	if r.GPU != 0 {
-		m[framework.ResourceGPU] = r.GPU
-	}
-	if r.Pods != 0 {
-		m[framework.ResourcePods] = r.Pods
-	}
-	for k, v := range r.Scalar {
-		m[k] = v
-	}
-	return m
 }
 
 // nodeCache maps the framework's NodeInfos to the ids one loaded module

@@ -55,7 +55,7 @@ func (p *nativeScore) Name() string { return p.name }
 func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pod := plugin.NewPod(pi.Pod, resourceMap(&pi.Requests))
+	pod := plugin.NewPod(pi.Pod, pi.Requests.Map())
 	if p.sel != nil && !p.sel.SelectsPod(pod) {
 		clear(scores)
 		return framework.NewStatus(framework.Skip)
@@ -103,8 +103,8 @@ func pluginNode(id uint32, n *framework.NodeInfo) *plugin.Node {
 	pn := &plugin.Node{
 		ID:          id,
 		Node:        n.Node,
-		Allocatable: resourceMap(&n.Allocatable),
-		Requested:   resourceMap(&n.Requested),
+		Allocatable: n.Allocatable.Map(),
+		Requested:   n.Requested.Map(),
 	}
 	for _, g := range n.GPUs {
 		if g.Pod != "" {
@@ -112,27 +112,6 @@ func pluginNode(id uint32, n *framework.NodeInfo) *plugin.Node {
 		}
 	}
 	return pn
-}
-
-// resourceMap is r in the units of plugin.Pod.Requests.
-func resourceMap(r *framework.Resource) map[string]int64 {
-	m := make(map[string]int64, 4+len(r.Scalar))
-	if r.MilliCPU != 0 {
-		m[framework.ResourceCPU] = r.MilliCPU
-	}
-	if r.Memory != 0 {
-		m[framework.ResourceMemory] = r.Memory
-	}
-	if r.GPU != 0 {
-		m[framework.ResourceGPU] = r.GPU
-	}
-	if r.Pods != 0 {
-		m[framework.ResourcePods] = r.Pods
-	}
-	for k, v := range r.Scalar {
-		m[k] = v
-	}
-	return m
 }
 
 // scoreTimer times every Score call of the plugin it wraps, as the

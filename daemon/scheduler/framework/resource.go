@@ -20,6 +20,30 @@ type Resource struct {
 	Scalar map[string]int64
 }
 
+// Map returns r as integers by resource name ("cpu" in millicores,
+// "memory" in bytes, the rest as counts): the form scheduling plugins
+// receive. cpu, memory, GPUs and pods are left out when zero; other
+// resources are there as listed, zero or not.
+func (r *Resource) Map() map[string]int64 {
+	m := make(map[string]int64, 4+len(r.Scalar))
+	if r.MilliCPU != 0 {
+		m[ResourceCPU] = r.MilliCPU
+	}
+	if r.Memory != 0 {
+		m[ResourceMemory] = r.Memory
+	}
+	if r.GPU != 0 {
+		m[ResourceGPU] = r.GPU
+	}
+	if r.Pods != 0 {
+		m[ResourcePods] = r.Pods
+	}
+	for k, v := range r.Scalar {
+		m[k] = v
+	}
+	return m
+}
+
 // ParseResourceList parses a map of quantities (requests, limits,
 // allocatable). field prefixes errors: `status.allocatable["cpu"]: ...`.
 func ParseResourceList(list map[string]string, field string) (Resource, error) {
