@@ -132,6 +132,20 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.StateDir == "" || !filepath.IsAbs(cfg.StateDir) {
 		return nil, fmt.Errorf("network: state dir %q must be an absolute path", cfg.StateDir)
 	}
+	if cfg.IPMasq {
+		// Found out now rather than when the first pod waits for its
+		// network (Configure installs the node's masquerade chain).
+		var miss []string
+		for _, c := range []string{"iptables", "iptables-restore"} {
+			if !hasCommand(c) {
+				miss = append(miss, c)
+			}
+		}
+		if len(miss) > 0 {
+			return nil, fmt.Errorf("network: masquerading pod traffic needs %s, not found on PATH; install with: apt-get install -y iptables",
+				strings.Join(miss, " and "))
+		}
+	}
 	for _, d := range []string{"netns", "ipam", "pods"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("network: %w", err)

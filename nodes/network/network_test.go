@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,6 +236,20 @@ func TestNotConfigured(t *testing.T) {
 	}
 	if _, err := network.New(network.Config{StateDir: t.TempDir(), Bridge: "a-bridge-name-too-long"}); err == nil {
 		t.Error("a 22-character bridge name was accepted")
+	}
+}
+
+// TestMasqueradeNeedsIPTables: without iptables on PATH, a manager that
+// is to masquerade refuses to start and names what to install; one that
+// is not to masquerade does not need it.
+func TestMasqueradeNeedsIPTables(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := network.New(network.Config{StateDir: t.TempDir(), IPMasq: true})
+	if err == nil || !strings.Contains(err.Error(), "iptables and iptables-restore") || !strings.Contains(err.Error(), "apt-get install -y iptables") {
+		t.Fatalf("err = %v; want one naming iptables and how to install it", err)
+	}
+	if _, err := network.New(network.Config{StateDir: t.TempDir()}); err != nil {
+		t.Fatalf("without masquerading: %v", err)
 	}
 }
 
