@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -143,7 +144,7 @@ func instrument(module []byte) ([]byte, error) {
 	out := append([]byte(nil), module[:8]...)
 	emit := func(id byte, body []byte) {
 		out = append(out, id)
-		out = appendULEB(out, uint64(len(body)))
+		out = binary.AppendUvarint(out, uint64(len(body)))
 		out = append(out, body...)
 	}
 	// order gives a section's place; custom sections keep theirs.
@@ -159,30 +160,30 @@ func instrument(module []byte) ([]byte, error) {
 	globalDone := hasGlobalSection
 	for _, s := range sections {
 		if !globalDone && s.id != 0 && order(s.id) > order(6) {
-			emit(6, append(appendULEB(nil, 1), newGlobals...))
+			emit(6, append(binary.AppendUvarint(nil, 1), newGlobals...))
 			globalDone = true
 		}
 		switch s.id {
 		case 6:
 			sr := &reader{b: s.body}
 			n := sr.u32()
-			body := appendULEB(nil, uint64(n+1))
+			body := binary.AppendUvarint(nil, uint64(n+1))
 			body = append(body, s.body[sr.i:]...)
 			emit(6, append(body, newGlobals...))
 		case 7:
 			sr := &reader{b: s.body}
 			n := sr.u32()
-			body := appendULEB(nil, uint64(n+1))
+			body := binary.AppendUvarint(nil, uint64(n+1))
 			body = append(body, s.body[sr.i:]...)
-			body = appendULEB(body, uint64(len(InterruptGlobal)))
+			body = binary.AppendUvarint(body, uint64(len(InterruptGlobal)))
 			body = append(body, InterruptGlobal...)
 			body = append(body, 0x03)
-			emit(7, appendULEB(body, uint64(idx)))
+			emit(7, binary.AppendUvarint(body, uint64(idx)))
 		case 1:
 			if addVoidType {
 				sr := &reader{b: s.body}
 				n := sr.u32()
-				body := appendULEB(nil, uint64(n+1))
+				body := binary.AppendUvarint(nil, uint64(n+1))
 				body = append(body, s.body[sr.i:]...)
 				s.body = append(body, 0x60, 0x00, 0x00)
 			}
@@ -190,9 +191,9 @@ func instrument(module []byte) ([]byte, error) {
 		case 3:
 			sr := &reader{b: s.body}
 			n := sr.u32()
-			body := appendULEB(nil, uint64(n+1))
+			body := binary.AppendUvarint(nil, uint64(n+1))
 			body = append(body, s.body[sr.i:]...)
-			emit(3, appendULEB(body, uint64(voidType)))
+			emit(3, binary.AppendUvarint(body, uint64(voidType)))
 		case 10:
 			params := make([]uint32, len(funcTypes))
 			for i, t := range funcTypes {
@@ -211,7 +212,7 @@ func instrument(module []byte) ([]byte, error) {
 		}
 	}
 	if !globalDone {
-		emit(6, append(appendULEB(nil, 1), newGlobals...))
+		emit(6, append(binary.AppendUvarint(nil, 1), newGlobals...))
 	}
 	return out, nil
 }
@@ -235,9 +236,9 @@ type checks struct {
 }
 
 func newChecks(interrupt, yield, counter uint32) checks {
-	get := func(b []byte, l uint32) []byte { return appendULEB(append(b, 0x20), uint64(l)) }
-	set := func(b []byte, l uint32) []byte { return appendULEB(append(b, 0x21), uint64(l)) }
-	tee := func(b []byte, l uint32) []byte { return appendULEB(append(b, 0x22), uint64(l)) }
+	get := func(b []byte, l uint32) []byte { return binary.AppendUvarint(append(b, 0x20), uint64(l)) }
+	set := func(b []byte, l uint32) []byte { return binary.AppendUvarint(append(b, 0x21), uint64(l)) }
+	tee := func(b []byte, l uint32) []byte { return binary.AppendUvarint(append(b, 0x22), uint64(l)) }
 	var c checks
 	c.entry = entryFlag(interrupt)
 	c.entry = appendSLEB(append(c.entry, 0x41), checkInterval) // i32.const N
@@ -248,8 +249,8 @@ func newChecks(interrupt, yield, counter uint32) checks {
 	c.count = tee(c.count, counter)
 	c.count = append(c.count, 0x45) // i32.eqz
 
-	c.yield = appendULEB([]byte{0x10}, uint64(yield))          // call $yield
-	c.yield = appendSLEB(append(c.yield, 0x41), checkInterval) // i32.const N
+	c.yield = binary.AppendUvarint([]byte{0x10}, uint64(yield)) // call $yield
+	c.yield = appendSLEB(append(c.yield, 0x41), checkInterval)  // i32.const N
 	c.yield = set(c.yield, counter)
 
 	c.backEdge = append(append([]byte(nil), c.count...), 0x04, 0x40) // if
@@ -358,7 +359,7 @@ func instrumentCode(b []byte, interrupt, yield uint32, params []uint32) ([]byte,
 	if int(n) != len(params) {
 		return nil, fmt.Errorf("%w: %d function bodies for %d functions", errInstrument, n, len(params))
 	}
-	out := appendULEB(make([]byte, 0, len(b)+int(n)*16), uint64(n+1))
+	out := binary.AppendUvarint(make([]byte, 0, len(b)+int(n)*16), uint64(n+1))
 	var body []byte
 	for f := range n {
 		size := r.u32()
@@ -371,7 +372,7 @@ func instrumentCode(b []byte, interrupt, yield uint32, params []uint32) ([]byte,
 		if err != nil {
 			return nil, fmt.Errorf("%w: function %d: %v", errInstrument, f, err)
 		}
-		out = appendULEB(out, uint64(len(body)))
+		out = binary.AppendUvarint(out, uint64(len(body)))
 		out = append(out, body...)
 	}
 	// The yield function: leave compiled code, then check the flag.
@@ -379,13 +380,13 @@ func instrumentCode(b []byte, interrupt, yield uint32, params []uint32) ([]byte,
 	body = append(body, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
 	body = append(body, entryFlag(interrupt)...)
 	body = append(body, 0x0b)
-	out = appendULEB(out, uint64(len(body)))
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	return append(out, body...), nil
 }
 
 // entryFlag: global.get $interrupt; if unreachable end.
 func entryFlag(interrupt uint32) []byte {
-	c := appendULEB([]byte{0x23}, uint64(interrupt))
+	c := binary.AppendUvarint([]byte{0x23}, uint64(interrupt))
 	return append(c, 0x04, 0x40, 0x00, 0x0b)
 }
 
@@ -420,8 +421,8 @@ func instrumentBody(out, code []byte, interrupt, yield, params uint32) ([]byte, 
 		}
 	}
 	// The locals, plus one i32: the back-edge counter.
-	out = appendULEB(out, uint64(groups)+1)
-	out = append(out, code[len(appendULEB(nil, uint64(groups))):body]...)
+	out = binary.AppendUvarint(out, uint64(groups)+1)
+	out = append(out, code[len(binary.AppendUvarint(nil, uint64(groups))):body]...)
 	out = append(out, 0x01, 0x7f)
 	c := newChecks(interrupt, yield, uint32(counter))
 	out = append(out, c.entry...)
@@ -533,19 +534,19 @@ func rewriteBody(out, code []byte, c checks, wrap bool) ([]byte, error) {
 			switch {
 			case t != nil && t.wrapped && op == 0x0c:
 				out = append(out, c.count...)
-				out = appendULEB(append(out, 0x0d), uint64(depth(l)+1)) // br_if $yield
-				out = appendULEB(append(out, 0x0c), uint64(depth(l)))   // br $l
+				out = binary.AppendUvarint(append(out, 0x0d), uint64(depth(l)+1)) // br_if $yield
+				out = binary.AppendUvarint(append(out, 0x0c), uint64(depth(l)))   // br $l
 			case t != nil && t.wrapped: // br_if: inside an if, one label deeper
 				out = append(out, 0x04, 0x40)
 				out = append(out, c.count...)
-				out = appendULEB(append(out, 0x0d), uint64(depth(l)+2))
-				out = appendULEB(append(out, 0x0c), uint64(depth(l)+1))
+				out = binary.AppendUvarint(append(out, 0x0d), uint64(depth(l)+2))
+				out = binary.AppendUvarint(append(out, 0x0c), uint64(depth(l)+1))
 				out = append(out, 0x0b)
 			case t != nil && t.loop:
 				out = append(out, c.backEdge...)
-				out = appendULEB(append(out, op), uint64(depth(l)))
+				out = binary.AppendUvarint(append(out, op), uint64(depth(l)))
 			default:
-				out = appendULEB(append(out, op), uint64(depth(l)))
+				out = binary.AppendUvarint(append(out, op), uint64(depth(l)))
 			}
 			continue
 		case 0x0e: // br_table
@@ -563,9 +564,9 @@ func rewriteBody(out, code []byte, c checks, wrap bool) ([]byte, error) {
 					break
 				}
 			}
-			out = appendULEB(append(out, 0x0e), uint64(n))
+			out = binary.AppendUvarint(append(out, 0x0e), uint64(n))
 			for _, l := range labels {
-				out = appendULEB(out, uint64(depth(l)))
+				out = binary.AppendUvarint(out, uint64(depth(l)))
 			}
 			continue
 		case 0x12, 0x13, 0x15: // return_call*: a loop in disguise
@@ -787,19 +788,5 @@ func (r *reader) skipFD(sub uint32) {
 	case sub <= 0x1ff: // the rest take no immediates
 	default:
 		r.fail(fmt.Errorf("unknown 0xfd opcode %d", sub))
-	}
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
 	}
 }

@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +18,12 @@ func AppendCustomSection(module []byte, name string, payload []byte) ([]byte, er
 	if len(module) < len(wasmHeader) || string(module[:len(wasmHeader)]) != string(wasmHeader) {
 		return nil, errors.New("not a WebAssembly module (bad magic number or version)")
 	}
-	body := appendULEB(nil, uint64(len(name)))
+	body := binary.AppendUvarint(nil, uint64(len(name)))
 	body = append(body, name...)
 	body = append(body, payload...)
 	out := append([]byte(nil), module...)
 	out = append(out, 0) // custom section id
-	out = appendULEB(out, uint64(len(body)))
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	return append(out, body...), nil
 }
 
@@ -57,20 +58,6 @@ func CustomSection(module []byte, name string) ([]byte, bool, error) {
 		}
 	}
 	return nil, false, nil
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
 }
 
 func readULEB(b []byte) (uint64, int, error) {
