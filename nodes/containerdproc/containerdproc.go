@@ -3,7 +3,7 @@
 // state, socket and runc state all live under one directory, so it never
 // meddles with a system containerd.
 //
-// Only cmd/wharf imports it.
+// cmd/wharf imports it; testing/containerd shares its config.
 //
 // # Notes
 //
@@ -99,7 +99,7 @@ func Start(ctx context.Context, dir string) (*Process, error) {
 		p.Address = filepath.Join(run, "containerd.sock")
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config(dir, p.Address)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(Config(dir, p.Address)), 0o600); err != nil {
 		return nil, fmt.Errorf("containerdproc: %w", err)
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -153,9 +153,11 @@ func (p *Process) Stop(ctx context.Context) error {
 	return nil
 }
 
-// config is the daemon's config, version 2 (read by containerd 1.6 to 2.x).
-// The CRI plugin is off: Wharf talks to containerd's own API.
-func config(dir, address string) string {
+// Config is the config of a private containerd with its root and state
+// under dir, listening at address: version 2 (read by containerd 1.6 to
+// 2.x), the CRI plugin off (Wharf talks to containerd's own API). The test
+// harness (testing/containerd) starts its containerd with it too.
+func Config(dir, address string) string {
 	return fmt.Sprintf(`version = 2
 root = %q
 state = %q

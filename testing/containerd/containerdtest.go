@@ -34,6 +34,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+
+	"github.com/wharfhq/wharf/nodes/containerdproc"
 )
 
 // RequireEnv is the environment variable that turns a skip for missing
@@ -92,7 +94,7 @@ func Start(t testing.TB) *Instance {
 		Snapshotter:  "overlayfs",
 		LogPath:      filepath.Join(dir, "containerd.log"),
 	}
-	if err := os.WriteFile(inst.configPath(), []byte(inst.config()), 0o600); err != nil {
+	if err := os.WriteFile(inst.configPath(), []byte(containerdproc.Config(inst.Dir, inst.Address)), 0o600); err != nil {
 		t.Fatalf("containerdtest: %v", err)
 	}
 	if err := inst.launch(); err != nil {
@@ -177,30 +179,6 @@ func Missing() string {
 			strings.Join(miss, ", "))
 	}
 	return ""
-}
-
-// config is the daemon's config, version 2 (read by containerd 1.6 to 2.x).
-// The CRI plugin is off: Wharf talks to containerd's own API.
-func (i *Instance) config() string {
-	return fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = %q
-
-[ttrpc]
-  address = %q
-`, filepath.Join(i.Dir, "root"), filepath.Join(i.Dir, "state"), i.Address, i.Address+".ttrpc")
 }
 
 func (i *Instance) waitReady(timeout time.Duration) error {
