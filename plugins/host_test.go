@@ -291,7 +291,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	v1 := example(t, "requirelimits")
 	// v2: the same code under a new version, via the metadata section.
-	md := `{"name":"require-limits","version":"2.0.0","abiVersion":2,"extensionPoints":["admission.validate"],"capabilities":["log"]}`
+	md := `{"name":"require-limits","version":"2.0.0","abiVersion":3,"extensionPoints":["admission.validate"],"capabilities":["log"]}`
 	v2, err := abi.AppendCustomSection(v1, abi.SectionMetadata, []byte(md))
 	if err != nil {
 		t.Fatal(err)

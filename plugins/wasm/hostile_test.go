@@ -22,7 +22,7 @@ import (
 //	(module
 //	  (memory (export "memory") 1)
 //	  ;; The version marker: its presence says "ABI v2".
-//	  (func (export "wharf_abi_v2"))
+//	  (func (export "wharf_abi_v3"))
 //	  ;; One request buffer at 1024 (the host asks for 4096 bytes at
 //	  ;; least and may reuse the buffer for later requests).
 //	  (func (export "wharf_alloc") (param $size i32) (result i32)
@@ -33,7 +33,7 @@ import (
 //	    (i64.const 0x0000200000000002))
 //	  (data (i32.const 8192) "\08\01")
 //	  (@custom "wharf.plugin.v1"
-//	    "{\"name\":\"allow-all\",\"version\":\"1.0.0\",\"abiVersion\":2,\"extensionPoints\":[\"admission.validate\"]}"))
+//	    "{\"name\":\"allow-all\",\"version\":\"1.0.0\",\"abiVersion\":3,\"extensionPoints\":[\"admission.validate\"]}"))
 func allowAllWAT(validate []byte) modSpec {
 	if validate == nil {
 		validate = packed(8192, 2)
@@ -49,7 +49,7 @@ func allowAllWAT(validate []byte) modSpec {
 			8192: {0x08, 0x01},
 			8208: {0xff, 0xff, 0xff, 0xff, 0xff},
 		},
-		section: `{"name":"allow-all","version":"1.0.0","abiVersion":2,"extensionPoints":["admission.validate"]}`,
+		section: `{"name":"allow-all","version":"1.0.0","abiVersion":3,"extensionPoints":["admission.validate"]}`,
 	}
 }
 
@@ -193,12 +193,12 @@ func TestRefusedModules(t *testing.T) {
 		want   string
 	}{
 		{"not_wasm", []byte("hello"), "not a WebAssembly module"},
-		{"old_abi_version", base(rename(abi.ExportMarker, "wharf_abi_v1")), "speaks ABI version 1; this server speaks version 2: rebuild the plugin"},
+		{"old_abi_version", base(rename(abi.ExportMarker, "wharf_abi_v1")), "speaks ABI version 1; this server speaks version 3: rebuild the plugin"},
 		{"no_marker", base(rename(abi.ExportMarker, "hello")), "not a Wharf plugin"},
 		{"missing_alloc", base(rename(abi.ExportAlloc, "malloc")), "does not export wharf_alloc (i32)->i32"},
 		{"missing_point_export", base(rename(abi.ExportValidate, "validate")), "does not export wharf_admission_validate (i32,i32)->i64 (its metadata declares admission.validate)"},
 		{"scorer_without_nodes", base(func(m *modSpec) {
-			m.section = `{"name":"s","version":"1","abiVersion":2,"extensionPoints":["scheduler.score"]}`
+			m.section = `{"name":"s","version":"1","abiVersion":3,"extensionPoints":["scheduler.score"]}`
 			m.funcs[2].name = abi.ExportScore
 		}), "does not export wharf_scheduler_nodes"},
 		{"wrong_signature", base(func(m *modSpec) { m.funcs[1].results = []byte{i64}; m.funcs[1].body = i64c(1024) }), "export wharf_alloc has signature (i32)->i64; want (i32)->i32"},
@@ -211,10 +211,10 @@ func TestRefusedModules(t *testing.T) {
 			m.section = `{"name":"x","version":"1","abiVersion":1,"extensionPoints":["admission.validate"]}`
 		}), "abiVersion is 1"},
 		{"unknown_point", base(func(m *modSpec) {
-			m.section = `{"name":"x","version":"1","abiVersion":2,"extensionPoints":["admission.frobnicate"]}`
+			m.section = `{"name":"x","version":"1","abiVersion":3,"extensionPoints":["admission.frobnicate"]}`
 		}), `extension point "admission.frobnicate" is unknown`},
 		{"unknown_capability", base(func(m *modSpec) {
-			m.section = `{"name":"x","version":"1","abiVersion":2,"extensionPoints":["admission.validate"],"capabilities":["network"]}`
+			m.section = `{"name":"x","version":"1","abiVersion":3,"extensionPoints":["admission.validate"],"capabilities":["network"]}`
 		}), `capability "network" cannot be granted`},
 		{"reserved_export", base(func(m *modSpec) { m.exportMore = [][2]string{{wasm.InterruptGlobal, abi.ExportMarker}} }), "reserves"},
 		{"config_without_configure", allowAllWAT(nil).bytes(), "takes no config"},

@@ -42,8 +42,9 @@ type instance struct {
 	nodeSeq uint64
 	// used is when the instance last went back to the pool after a call.
 	used time.Time
-	// nodeBuf is scratch space for node updates.
-	nodeBuf []byte
+	// nodeBuf and reqBuf are scratch space for node updates and
+	// scheduling requests.
+	nodeBuf, reqBuf []byte
 }
 
 type namedFn struct {

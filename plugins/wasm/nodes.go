@@ -256,6 +256,48 @@ func (in *instance) syncNodesChanged() (bool, error) {
 	return true, nil
 }
 
+// inlineNodeBytes caps the node changes a Filter or Score request carries
+// (node_update): a pod or two placed since the instance's last call take
+// tens of bytes. More (thousands of nodes for a fresh instance, say) go
+// first through wharf_scheduler_nodes, in chunks with the startup
+// deadline, so that the call's own deadline covers the call alone.
+const inlineNodeBytes = 16 << 10
+
+// schedRequest returns a Filter or Score request for pod and the node ids,
+// which brings the instance's nodes up to date: the changes it has not
+// seen ride inside the request (node_update, applied by the guest before
+// the rest) when they are few, else they go first, in calls of their own
+// (synced is then true, and the call deserves a new deadline). Once the
+// call succeeds the instance has the nodes up to seq. A call that fails
+// may or may not have applied its update: the next call sends it again,
+// which the ABI makes harmless (applying an update twice is applying it
+// once).
+//
+// One call per pod instead of two matters more than the bytes: inside the
+// guest, every call runs through code and data that the scheduler's own
+// work between two calls has pushed out of the processor's caches.
+func (in *instance) schedRequest(pod *Pod, ids []uint32) (req []byte, seq uint64, synced bool, err error) {
+	in.nodeBuf, seq = in.m.nodes.delta(in.nodeBuf[:0], in.nodeSeq)
+	req = in.reqBuf[:0]
+	switch {
+	case seq == in.nodeSeq:
+	case len(in.nodeBuf) <= inlineNodeBytes && !isReset(in.nodeBuf):
+		req = protowire.AppendBytes(protowire.AppendTag(req, 5, protowire.BytesType), in.nodeBuf)
+	default:
+		if _, err := in.syncNodesChanged(); err != nil {
+			return nil, 0, false, err
+		}
+		seq, synced = in.nodeSeq, true
+	}
+	req = pod.request(req, ids)
+	in.reqBuf = req
+	return req, seq, synced, nil
+}
+
+// isReset reports whether a NodeUpdate that delta wrote starts with
+// reset (field 1, written first).
+func isReset(update []byte) bool { return len(update) > 0 && update[0] == 0x08 }
+
 // nextNodeChunk splits a NodeUpdate (as delta writes it) after whole
 // fields, at about max bytes: each chunk is a NodeUpdate, and applying
 // them in order has the effect of the whole (only the first can hold
@@ -330,17 +372,20 @@ type Rejection struct {
 func (m *Module) Filter(ctx context.Context, pod *Pod, ids []uint32) ([]Rejection, error) {
 	var out []Rejection
 	err := m.do(ctx, func(in *instance, deadline time.Time) error {
-		if synced, err := in.syncNodesChanged(); err != nil {
-			return err
-		} else if synced {
-			deadline = m.deadline(ctx)
-		}
-		in.nodeBuf = pod.request(in.nodeBuf[:0], ids)
-		b, err := in.invoke(deadline, abi.ExportFilter, in.nodeBuf)
+		req, seq, synced, err := in.schedRequest(pod, ids)
 		if err != nil {
 			return err
 		}
-		out, err = decodeRejections(b, len(ids))
+		if synced {
+			deadline = m.deadline(ctx)
+		}
+		b, err := in.invoke(deadline, abi.ExportFilter, req)
+		if err != nil {
+			return err
+		}
+		if out, err = decodeRejections(b, len(ids)); err == nil {
+			in.nodeSeq = seq
+		}
 		return err
 	})
 	return out, err
@@ -448,17 +493,20 @@ func decodeRejections(b []byte, n int) ([]Rejection, error) {
 // are zero).
 func (m *Module) Score(ctx context.Context, pod *Pod, ids []uint32, scores []int64) (skip bool, err error) {
 	err = m.do(ctx, func(in *instance, deadline time.Time) error {
-		if synced, err := in.syncNodesChanged(); err != nil {
-			return err
-		} else if synced {
-			deadline = m.deadline(ctx)
-		}
-		in.nodeBuf = pod.request(in.nodeBuf[:0], ids)
-		b, err := in.invoke(deadline, abi.ExportScore, in.nodeBuf)
+		req, seq, synced, err := in.schedRequest(pod, ids)
 		if err != nil {
 			return err
 		}
-		skip, err = decodeScores(b, scores)
+		if synced {
+			deadline = m.deadline(ctx)
+		}
+		b, err := in.invoke(deadline, abi.ExportScore, req)
+		if err != nil {
+			return err
+		}
+		if skip, err = decodeScores(b, scores); err == nil {
+			in.nodeSeq = seq
+		}
 		return err
 	})
 	return skip, err

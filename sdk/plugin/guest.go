@@ -29,7 +29,7 @@ type guest struct {
 	upserts []*Node // scratch for updateNodes
 	// buffers reused across calls: the guest is single-threaded.
 	pod      Pod
-	idFields [][]byte // of the request: the ids, packed
+	fields   schedFields // of the request
 	ids      []uint32
 	cand     []*Node
 	verdicts []Verdict
@@ -142,6 +142,15 @@ func (g *guest) configure(b []byte) []byte {
 }
 
 func (g *guest) updateNodes(b []byte) []byte {
+	if err := g.applyNodes(b); err != nil {
+		return errorResponse(abi.ExportNodes, err.Error())
+	}
+	return nil
+}
+
+// applyNodes applies a NodeUpdate: all of it, or nothing when it is
+// malformed.
+func (g *guest) applyNodes(b []byte) error {
 	upserts := g.upserts[:0]
 	err := walk(b, func(f field) error {
 		switch {
@@ -186,7 +195,7 @@ func (g *guest) updateNodes(b []byte) []byte {
 	})
 	if err != nil {
 		clear(upserts)
-		return errorResponse(abi.ExportNodes, "NodeUpdate: "+err.Error())
+		return fmt.Errorf("NodeUpdate: %w", err)
 	}
 	prep, _ := g.impl.(NodePreparer)
 	for _, n := range upserts {
@@ -233,9 +242,9 @@ func unknownNode(id uint32) error {
 }
 
 // schedRequest decodes a FilterRequest or ScoreRequest into g.pod and
-// g.ids (checked to be of nodes the guest holds when check is set);
-// selected is false when the plugin is a PodSelector that does not select
-// the pod.
+// g.ids (checked to be of nodes the guest holds when check is set), after
+// applying the node updates it carries; selected is false when the plugin
+// is a PodSelector that does not select the pod.
 func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 	p := &g.pod
 	if p.Labels == nil {
@@ -245,15 +254,20 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 	clear(p.Annotations)
 	clear(p.Requests)
 	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
-	clear(g.idFields)
-	if g.idFields, err = decodeSchedRequest(b, p, g.idFields[:0]); err != nil {
+	g.fields.reset()
+	if err := decodeSchedRequest(b, p, &g.fields); err != nil {
 		return false, err
+	}
+	for _, up := range g.fields.updates {
+		if err := g.applyNodes(up); err != nil {
+			return false, fmt.Errorf("node_update: %w", err)
+		}
 	}
 	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
 		return false, nil
 	}
 	g.ids = g.ids[:0]
-	for _, f := range g.idFields {
+	for _, f := range g.fields.ids {
 		if g.ids, err = appendIDs(g.ids, f, g.nodes, check); err != nil {
 			return false, err
 		}

@@ -17,63 +17,82 @@ import (
 
 var errWire = errors.New("malformed request")
 
-// decodeSchedRequest parses a FilterRequest or ScoreRequest (same fields)
-// into pod, and appends to idFields the node ids' fields as they are,
+// schedFields are the fields of a FilterRequest or ScoreRequest that
+// decodeSchedRequest leaves encoded: the node ids' fields as they are,
 // packed fixed32 (decode them with appendIDs, once the pod is known to
-// need them). Field 2, the ids as varints in ABI version 1, is skipped as
-// unknown.
-func decodeSchedRequest(b []byte, pod *Pod, idFields [][]byte) ([][]byte, error) {
-	ids := idFields
+// need them), and the node updates (NodeUpdate messages, to apply in
+// order before anything else).
+type schedFields struct {
+	ids, updates [][]byte
+}
+
+func (f *schedFields) reset() {
+	clear(f.ids)
+	clear(f.updates)
+	f.ids, f.updates = f.ids[:0], f.updates[:0]
+}
+
+// decodeSchedRequest parses a FilterRequest or ScoreRequest (same fields)
+// into pod, and the node ids and updates into f. Field 2, the ids as
+// varints in ABI version 1, is skipped as unknown.
+func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return ids, errWire
+			return errWire
 		}
 		b = b[n:]
 		switch {
+		case num == 5 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errWire
+			}
+			b = b[n:]
+			f.updates = append(f.updates, v)
 		case num == 1 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return ids, errWire
+				return errWire
 			}
 			b = b[n:]
 			pod.raw = append(pod.raw[:0], v...)
 			if err := decodePodMeta(v, pod); err != nil {
-				return ids, err
+				return err
 			}
 		case num == 4 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || len(v)%4 != 0 {
-				return ids, errWire
+				return errWire
 			}
 			b = b[n:]
-			ids = append(ids, v)
+			f.ids = append(f.ids, v)
 		case num == 4 && typ == protowire.Fixed32Type:
 			if len(b) < 4 {
-				return ids, errWire
+				return errWire
 			}
-			ids = append(ids, b[:4]) // one id, unpacked
+			f.ids = append(f.ids, b[:4]) // one id, unpacked
 			b = b[4:]
 		case num == 3 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return ids, errWire
+				return errWire
 			}
 			b = b[n:]
 			k, val, err := decodeInt64Entry(v)
 			if err != nil {
-				return ids, err
+				return err
 			}
 			pod.Requests[k] = val
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return ids, errWire
+				return errWire
 			}
 			b = b[n:]
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // appendIDs appends the packed fixed32 v (len(v) is a multiple of 4) to

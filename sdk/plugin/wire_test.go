@@ -21,13 +21,15 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 			Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"x": "y"}}},
 		Nodes:       []uint32{0, 1, 200, 70000},
 		PodRequests: map[string]int64{"cpu": 1500, "nvidia.com/gpu": 2},
+		NodeUpdate:  &pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 200, Requested: map[string]int64{"cpu": 500}}}},
 	})
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pod := Pod{Labels: map[string]string{}, Annotations: map[string]string{}, Requests: map[string]int64{}}
-		fields, err := decodeSchedRequest(b, &pod, nil)
+		var fields schedFields
+		err := decodeSchedRequest(b, &pod, &fields)
 		var ids []uint32
-		for _, f := range fields {
+		for _, f := range fields.ids {
 			if err == nil {
 				ids, err = appendIDs(ids, f, nil, false)
 			}
@@ -35,6 +37,9 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 		want := &pluginv1.ScoreRequest{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return
+		}
+		if (len(fields.updates) > 0) != (want.GetNodeUpdate() != nil) {
+			t.Fatalf("%d node updates; proto says %v", len(fields.updates), want.GetNodeUpdate())
 		}
 		if len(ids) != len(want.GetNodes()) {
 			t.Fatalf("%d ids; proto says %d", len(ids), len(want.GetNodes()))
@@ -242,5 +247,63 @@ func TestDecodeSchedulerNodeOwnsStrings(t *testing.T) {
 	if n.GetMetadata().GetName() != "node-a" || n.GetMetadata().GetLabels()["zone"] != "a" ||
 		n.GetStatus().GetCapacity()["cpu"] != "4" || len(n.GetStatus().GetGpus()) != 2 || n.GetStatus().GetGpus()[1].GetModel() != "L4" {
 		t.Errorf("decoded node changed with the buffer: %v", n.Node)
+	}
+}
+
+// selectiveScorer scores by Requested["cpu"] and selects only pods named
+// "mine".
+type selectiveScorer struct{}
+
+func (s *selectiveScorer) SelectsPod(p *Pod) bool { return p.Name == "mine" }
+
+func (s *selectiveScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
+	for i, n := range nodes {
+		scores[i] = n.Requested["cpu"] / 1000
+	}
+	return nil
+}
+
+// TestInlineNodeUpdate: the node update a Filter or Score request carries
+// is applied before the call, also when the plugin does not select the
+// pod, and applying it twice changes nothing; a malformed one fails the
+// call and applies nothing.
+func TestInlineNodeUpdate(t *testing.T) {
+	g, err := newGuest(Info{Name: "inline", Version: "1"}, &selectiveScorer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(id uint32, cpu int64) *pluginv1.SchedulerNode {
+		return &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}, Requested: map[string]int64{"cpu": cpu}}
+	}
+	score := func(name string, up *pluginv1.NodeUpdate, ids ...uint32) *pluginv1.ScoreResponse {
+		t.Helper()
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids, NodeUpdate: up})
+		resp := &pluginv1.ScoreResponse{}
+		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if got := score("mine", &pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{node(1, 1000), node(2, 2000)}}, 2, 1); fmt.Sprint(got.GetScores()) != "[2 1]" || got.GetError() != "" {
+		t.Fatalf("first call: %v, want scores [2 1] from the nodes it carried", got)
+	}
+	// Not selected: skipped, and the update applied all the same.
+	acct := &pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 1, Requested: map[string]int64{"cpu": 5000}}}}
+	if got := score("other", acct, 1, 2); !got.GetSkip() {
+		t.Fatalf("pod not selected: %v, want skip", got)
+	}
+	for range 2 { // the same update again: same state
+		if got := score("mine", acct, 1, 2); fmt.Sprint(got.GetScores()) != "[5 2]" {
+			t.Fatalf("after the accounting update: %v, want [5 2]", got)
+		}
+	}
+	// One accounting for a node the guest never had: the call fails, and
+	// the update's other changes are not applied.
+	bad := &pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 2, Requested: map[string]int64{"cpu": 9000}}, {Id: 9}}}
+	if got := score("mine", bad, 1, 2); !strings.Contains(got.GetError(), "node id 9") {
+		t.Fatalf("bad update: %v, want an error naming node id 9", got)
+	}
+	if got := score("mine", nil, 1, 2); fmt.Sprint(got.GetScores()) != "[5 2]" {
+		t.Fatalf("after the bad update: %v, want [5 2] (nothing of it applied)", got)
 	}
 }

@@ -1,4 +1,4 @@
-// Package abi states Wharf's WebAssembly plugin ABI, version 2, in Go: the
+// Package abi states Wharf's WebAssembly plugin ABI, version 3, in Go: the
 // names and signatures of the exports a module provides, how request and
 // response bytes cross the module's memory, and the metadata a module
 // carries. docs/abi.md is the full specification; this package is what the
@@ -10,7 +10,7 @@
 // # In one paragraph
 //
 // A plugin is a reactor module (exports _initialize, not _start) that
-// exports its linear memory as "memory", the marker function wharf_abi_v2,
+// exports its linear memory as "memory", the marker function wharf_abi_v3,
 // an allocator wharf_alloc(size i32) -> i32, and one function per extension
 // point it implements, each (ptr i32, len i32) -> i64. The host asks
 // wharf_alloc for a buffer, writes the request (protobuf of a
@@ -26,16 +26,19 @@ import "fmt"
 // accounting-only node updates (NodeUpdate.accounting), which a guest of
 // version 1 would ignore, and sends the candidates' ids of a Filter or
 // Score request as fixed32 (field 4) instead of varints (field 2).
-const Version = 2
+// Version 3 sends small node updates inside the Filter or Score request
+// (node_update, field 5) instead of in a call of their own, which a guest
+// of version 2 would ignore.
+const Version = 3
 
 // Exports every module has.
 const (
 	// ExportMemory is the module's linear memory.
 	ExportMemory = "memory"
 	// ExportMarker is a function () -> () whose presence says the module
-	// speaks ABI version 2. The host never calls it. A module for version N
+	// speaks ABI version 3. The host never calls it. A module for version N
 	// exports MarkerPrefix followed by N.
-	ExportMarker = "wharf_abi_v2"
+	ExportMarker = "wharf_abi_v3"
 	// MarkerPrefix starts every version marker.
 	MarkerPrefix = "wharf_abi_v"
 	// ExportAlloc is (size i32) -> (ptr i32): a buffer of at least size
@@ -61,7 +64,9 @@ const (
 	// without it accepts only an empty config.
 	ExportConfigure = "wharf_configure"
 	// ExportNodes takes NodeUpdate and returns NodeUpdateResponse. Required
-	// with scheduler.filter or scheduler.score.
+	// with scheduler.filter or scheduler.score: the host sends large updates
+	// (every node, to a fresh instance) through it, and small ones inside
+	// the Filter or Score request.
 	ExportNodes = "wharf_scheduler_nodes"
 )
 

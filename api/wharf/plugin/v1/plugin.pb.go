@@ -30,7 +30,7 @@ type PluginMetadata struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The plugin's own version, e.g. "1.2.0".
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// The ABI version the module speaks; 1 today.
+	// The ABI version the module speaks; 3 today.
 	AbiVersion uint32 `protobuf:"varint,3,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
 	// The extension points the plugin implements, e.g. "scheduler.score".
 	ExtensionPoints []string `protobuf:"bytes,4,rep,name=extension_points,json=extensionPoints,proto3" json:"extension_points,omitempty"`

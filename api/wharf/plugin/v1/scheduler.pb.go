@@ -302,7 +302,13 @@ type FilterRequest struct {
 	// The pod's requests parsed to integers, units as in
 	// SchedulerNode.allocatable, summed over containers as Kubernetes does
 	// ("pods" is 1).
-	PodRequests   map[string]int64 `protobuf:"bytes,3,rep,name=pod_requests,json=podRequests,proto3" json:"pod_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PodRequests map[string]int64 `protobuf:"bytes,3,rep,name=pod_requests,json=podRequests,proto3" json:"pod_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Changes to the plugin's nodes since the last call, to apply before
+	// anything else in the request, whether or not the plugin looks at the
+	// pod (ABI version 3). Applying an update twice has the effect of
+	// applying it once: a host that does not know whether a failed call
+	// applied it sends it again.
+	NodeUpdate    *NodeUpdate `protobuf:"bytes,5,opt,name=node_update,json=nodeUpdate,proto3" json:"node_update,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,6 +360,13 @@ func (x *FilterRequest) GetNodes() []uint32 {
 func (x *FilterRequest) GetPodRequests() map[string]int64 {
 	if x != nil {
 		return x.PodRequests
+	}
+	return nil
+}
+
+func (x *FilterRequest) GetNodeUpdate() *NodeUpdate {
+	if x != nil {
+		return x.NodeUpdate
 	}
 	return nil
 }
@@ -483,6 +496,7 @@ type ScoreRequest struct {
 	Pod           *v1.Pod                `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
 	Nodes         []uint32               `protobuf:"fixed32,4,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
 	PodRequests   map[string]int64       `protobuf:"bytes,3,rep,name=pod_requests,json=podRequests,proto3" json:"pod_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	NodeUpdate    *NodeUpdate            `protobuf:"bytes,5,opt,name=node_update,json=nodeUpdate,proto3" json:"node_update,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -534,6 +548,13 @@ func (x *ScoreRequest) GetNodes() []uint32 {
 func (x *ScoreRequest) GetPodRequests() map[string]int64 {
 	if x != nil {
 		return x.PodRequests
+	}
+	return nil
+}
+
+func (x *ScoreRequest) GetNodeUpdate() *NodeUpdate {
+	if x != nil {
+		return x.NodeUpdate
 	}
 	return nil
 }
@@ -635,11 +656,13 @@ const file_wharf_plugin_v1_scheduler_proto_rawDesc = "" +
 	"accounting\x18\x04 \x03(\v2\x1f.wharf.plugin.v1.NodeAccountingR\n" +
 	"accounting\"*\n" +
 	"\x12NodeUpdateResponse\x12\x14\n" +
-	"\x05error\x18\x0f \x01(\tR\x05error\"\xe0\x01\n" +
+	"\x05error\x18\x0f \x01(\tR\x05error\"\x9e\x02\n" +
 	"\rFilterRequest\x12\x1f\n" +
 	"\x03pod\x18\x01 \x01(\v2\r.wharf.v1.PodR\x03pod\x12\x14\n" +
 	"\x05nodes\x18\x04 \x03(\aR\x05nodes\x12R\n" +
-	"\fpod_requests\x18\x03 \x03(\v2/.wharf.plugin.v1.FilterRequest.PodRequestsEntryR\vpodRequests\x1a>\n" +
+	"\fpod_requests\x18\x03 \x03(\v2/.wharf.plugin.v1.FilterRequest.PodRequestsEntryR\vpodRequests\x12<\n" +
+	"\vnode_update\x18\x05 \x01(\v2\x1b.wharf.plugin.v1.NodeUpdateR\n" +
+	"nodeUpdate\x1a>\n" +
 	"\x10PodRequestsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x02\x10\x03\"`\n" +
@@ -649,11 +672,13 @@ const file_wharf_plugin_v1_scheduler_proto_rawDesc = "" +
 	"\vNodeVerdict\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\"\n" +
 	"\funresolvable\x18\x02 \x01(\bR\funresolvable\x12\x18\n" +
-	"\areasons\x18\x03 \x03(\tR\areasons\"\xde\x01\n" +
+	"\areasons\x18\x03 \x03(\tR\areasons\"\x9c\x02\n" +
 	"\fScoreRequest\x12\x1f\n" +
 	"\x03pod\x18\x01 \x01(\v2\r.wharf.v1.PodR\x03pod\x12\x14\n" +
 	"\x05nodes\x18\x04 \x03(\aR\x05nodes\x12Q\n" +
-	"\fpod_requests\x18\x03 \x03(\v2..wharf.plugin.v1.ScoreRequest.PodRequestsEntryR\vpodRequests\x1a>\n" +
+	"\fpod_requests\x18\x03 \x03(\v2..wharf.plugin.v1.ScoreRequest.PodRequestsEntryR\vpodRequests\x12<\n" +
+	"\vnode_update\x18\x05 \x01(\v2\x1b.wharf.plugin.v1.NodeUpdateR\n" +
+	"nodeUpdate\x1a>\n" +
 	"\x10PodRequestsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x02\x10\x03\"Q\n" +
@@ -702,14 +727,16 @@ var file_wharf_plugin_v1_scheduler_proto_depIdxs = []int32{
 	1,  // 5: wharf.plugin.v1.NodeUpdate.accounting:type_name -> wharf.plugin.v1.NodeAccounting
 	15, // 6: wharf.plugin.v1.FilterRequest.pod:type_name -> wharf.v1.Pod
 	12, // 7: wharf.plugin.v1.FilterRequest.pod_requests:type_name -> wharf.plugin.v1.FilterRequest.PodRequestsEntry
-	6,  // 8: wharf.plugin.v1.FilterResponse.rejected:type_name -> wharf.plugin.v1.NodeVerdict
-	15, // 9: wharf.plugin.v1.ScoreRequest.pod:type_name -> wharf.v1.Pod
-	13, // 10: wharf.plugin.v1.ScoreRequest.pod_requests:type_name -> wharf.plugin.v1.ScoreRequest.PodRequestsEntry
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	2,  // 8: wharf.plugin.v1.FilterRequest.node_update:type_name -> wharf.plugin.v1.NodeUpdate
+	6,  // 9: wharf.plugin.v1.FilterResponse.rejected:type_name -> wharf.plugin.v1.NodeVerdict
+	15, // 10: wharf.plugin.v1.ScoreRequest.pod:type_name -> wharf.v1.Pod
+	13, // 11: wharf.plugin.v1.ScoreRequest.pod_requests:type_name -> wharf.plugin.v1.ScoreRequest.PodRequestsEntry
+	2,  // 12: wharf.plugin.v1.ScoreRequest.node_update:type_name -> wharf.plugin.v1.NodeUpdate
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_wharf_plugin_v1_scheduler_proto_init() }

@@ -1,0 +1,70 @@
+package wasm_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/plugins/wasm"
+)
+
+func plainPod(b testing.TB) *wasm.Pod {
+	pod := &wharfv1.Pod{
+		Metadata: &wharfv1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &wharfv1.PodSpec{Containers: []*wharfv1.Container{{Name: "main", Image: "web:1.0",
+			Resources: &wharfv1.ResourceRequirements{Requests: map[string]string{"cpu": "100m", "memory": "64Mi"}}}}},
+	}
+	p, err := wasm.EncodePod(pod, map[string]int64{"cpu": 100, "memory": 64 << 20, "pods": 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkScoreChurn: what the scheduler does to a scorer: between two
+// score calls a pod was placed, so one node's accounting changed.
+func BenchmarkScoreChurn(b *testing.B) {
+	for _, kind := range []string{"gpu", "plain"} {
+		for _, churn := range []bool{false, true} {
+			b.Run(fmt.Sprintf("pod=%s/churn=%v", kind, churn), func(b *testing.B) {
+				const nodes = 5000
+				m := loadGPUScore(b, "instrumented", nodes)
+				pod, cand := gpuPod(b), 750
+				if kind == "plain" {
+					pod, cand = plainPod(b), 500
+				}
+				settle(b, m, pod, nodes)
+				scores := make([]int64, cand)
+				ctx := context.Background()
+				idl := ids(cand)
+				objs := make([][]byte, nodes)
+				for i := range objs {
+					n := gpuNode(i)
+					objs[i], _ = proto.MarshalOptions{Deterministic: true}.Marshal(&pluginv1.SchedulerNode{Node: n.GetNode(), Allocatable: n.GetAllocatable()})
+				}
+				defer lockThread()()
+				b.ResetTimer()
+				cpu := threadCPU()
+				for i := range b.N {
+					if churn {
+						id := (i * 7919) % nodes
+						acct, _ := proto.Marshal(&pluginv1.SchedulerNode{Requested: map[string]int64{"cpu": int64(i), "nvidia.com/gpu": int64(i % 8)}})
+						m.UpdateEncodedNodes([]wasm.EncodedNode{{ID: uint32(id), Object: objs[id], Accounting: acct}}, nil)
+					}
+					for j := range idl {
+						idl[j] = uint32((j*13 + i) % nodes)
+					}
+					if _, err := m.Score(ctx, pod, idl, scores); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpuNs := float64((threadCPU() - cpu).Nanoseconds()) / float64(b.N)
+				b.ReportMetric(cpuNs, "cpu-ns/op")
+			})
+		}
+	}
+}
