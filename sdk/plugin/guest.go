@@ -247,13 +247,7 @@ func unknownNode(id uint32) error {
 // is a PodSelector that does not select the pod.
 func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 	p := &g.pod
-	if p.Labels == nil {
-		p.Labels, p.Annotations, p.Requests = map[string]string{}, map[string]string{}, map[string]int64{}
-	}
-	clear(p.Labels)
-	clear(p.Annotations)
-	clear(p.Requests)
-	p.Namespace, p.Name, p.obj, p.err = "", "", nil, nil
+	p.reset()
 	g.fields.reset()
 	if err := decodeSchedRequest(b, p, &g.fields); err != nil {
 		return false, err
@@ -264,7 +258,7 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 		}
 	}
 	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
-		return false, nil
+		return false, p.err
 	}
 	g.ids = g.ids[:0]
 	for _, f := range g.fields.ids {
@@ -297,6 +291,9 @@ func (g *guest) filter(b []byte) []byte {
 	out := g.verdicts[:len(nodes)]
 	clear(out)
 	err = f.Filter(&g.pod, nodes, out)
+	if err == nil {
+		err = g.pod.err
+	}
 	if err != nil {
 		return errorResponse(abi.ExportFilter, err.Error())
 	}
@@ -342,6 +339,9 @@ func (g *guest) score(b []byte) []byte {
 			return errorResponse(abi.ExportScore, "ScoreRequest: "+cerr.Error())
 		}
 		err = s.Score(&g.pod, nodes, scores)
+	}
+	if g.pod.err != nil {
+		err = g.pod.err
 	}
 	switch {
 	case errors.Is(err, ErrSkip):

@@ -2,42 +2,130 @@ package plugin
 
 import (
 	"errors"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 )
 
-// Pod is the pod being scheduled. The fields are decoded by the SDK by
-// hand, cheaply; Object decodes the whole pod on first use, which costs
-// tens of microseconds inside WebAssembly, so a plugin that needs only
-// these fields should not call it.
+// Pod is the pod being scheduled. Nothing of it is decoded until a method
+// asks: Request reads one request without decoding the others, Name,
+// Namespace, Labels and Annotations decode the pod's metadata by hand
+// (once per call), and Object decodes the whole pod, which costs tens of
+// microseconds inside WebAssembly. A plugin that has no opinion on most
+// pods (a PodSelector) then pays for almost nothing on them.
 //
-// A Pod is valid during the call it was passed to; do not keep it.
+// A Pod and what its methods return are valid during the call it was
+// passed to; do not keep them, and treat the maps as read-only.
 type Pod struct {
-	Namespace   string
-	Name        string
-	Labels      map[string]string
-	Annotations map[string]string
-	// Requests are the pod's requests parsed to integers: "cpu" in
-	// millicores, "memory" in bytes, "pods" (1) and extended resources such
-	// as "nvidia.com/gpu" as counts.
-	Requests map[string]int64
+	raw      []byte   // the wharf.v1.Pod, encoded, in the request
+	requests [][]byte // the pod_requests entries, encoded
 
-	raw []byte
-	obj *wharfv1.Pod
-	err error
+	meta                decoded // of name to annotations
+	name, namespace     string
+	labels, annotations map[string]string
+	reqs                map[string]int64 // decoded, or NewPod's
+	reqsDecoded         bool
+	obj                 *wharfv1.Pod
+	err                 error // the first decoding error
+}
+
+type decoded uint8
+
+const (
+	notDecoded decoded = iota
+	metaDecoded
+)
+
+// reset makes p the pod of a new request, keeping its maps for reuse.
+func (p *Pod) reset() {
+	clear(p.requests)
+	*p = Pod{requests: p.requests[:0], labels: p.labels, annotations: p.annotations, reqs: p.reqs}
+	p.meta = notDecoded
+}
+
+// Name is the pod's metadata.name.
+func (p *Pod) Name() string { p.decodeMeta(); return p.name }
+
+// Namespace is the pod's metadata.namespace.
+func (p *Pod) Namespace() string { p.decodeMeta(); return p.namespace }
+
+// Labels are the pod's metadata.labels.
+func (p *Pod) Labels() map[string]string { p.decodeMeta(); return p.labels }
+
+// Annotations are the pod's metadata.annotations.
+func (p *Pod) Annotations() map[string]string { p.decodeMeta(); return p.annotations }
+
+// Request returns one of the pod's requests parsed to an integer: "cpu" in
+// millicores, "memory" in bytes, "pods" (1) and extended resources such as
+// "nvidia.com/gpu" as counts; 0 when the pod does not request it.
+func (p *Pod) Request(resource string) int64 {
+	if p.reqsDecoded {
+		return p.reqs[resource]
+	}
+	for _, e := range p.requests {
+		k, v, err := int64Entry(e)
+		if err != nil {
+			p.fail(err)
+			return 0
+		}
+		if string(k) == resource {
+			return v
+		}
+	}
+	return 0
+}
+
+// Requests returns every request of the pod, as Request does one.
+func (p *Pod) Requests() map[string]int64 {
+	if p.reqsDecoded {
+		return p.reqs
+	}
+	if p.reqs == nil {
+		p.reqs = make(map[string]int64, len(p.requests))
+	}
+	clear(p.reqs)
+	for _, e := range p.requests {
+		k, v, err := int64Entry(e)
+		if err != nil {
+			p.fail(err)
+			break
+		}
+		p.reqs[string(k)] = v
+	}
+	p.reqsDecoded = true
+	return p.reqs
 }
 
 // Object returns the whole pod, decoding it on first use. It returns an
 // empty pod if the bytes cannot be decoded (the host sent them, so that
-// would be a host bug).
+// would be a host bug; the call then fails).
 func (p *Pod) Object() *wharfv1.Pod {
 	if p.obj == nil {
 		p.obj = &wharfv1.Pod{}
-		p.err = proto.Unmarshal(p.raw, p.obj)
+		p.fail(proto.Unmarshal(p.raw, p.obj))
 	}
 	return p.obj
+}
+
+func (p *Pod) decodeMeta() {
+	if p.meta != notDecoded || p.raw == nil {
+		return
+	}
+	p.meta = metaDecoded
+	if p.labels == nil {
+		p.labels, p.annotations = map[string]string{}, map[string]string{}
+	}
+	clear(p.labels)
+	clear(p.annotations)
+	p.fail(decodePodMeta(p.raw, p))
+}
+
+func (p *Pod) fail(err error) {
+	if p.err == nil && err != nil {
+		p.err = fmt.Errorf("the pod's encoding: %w (host bug)", err)
+	}
 }
 
 // NewPod returns a Pod for obj and its requests, for tests that call a
@@ -45,11 +133,13 @@ func (p *Pod) Object() *wharfv1.Pod {
 // Object returns obj itself.
 func NewPod(obj *wharfv1.Pod, requests map[string]int64) *Pod {
 	return &Pod{
-		Namespace:   obj.GetMetadata().GetNamespace(),
-		Name:        obj.GetMetadata().GetName(),
-		Labels:      obj.GetMetadata().GetLabels(),
-		Annotations: obj.GetMetadata().GetAnnotations(),
-		Requests:    requests,
+		meta:        metaDecoded,
+		namespace:   obj.GetMetadata().GetNamespace(),
+		name:        obj.GetMetadata().GetName(),
+		labels:      obj.GetMetadata().GetLabels(),
+		annotations: obj.GetMetadata().GetAnnotations(),
+		reqs:        requests,
+		reqsDecoded: true,
 		obj:         obj,
 	}
 }
@@ -66,7 +156,7 @@ type Node struct {
 	// ID is the host's reference for the node.
 	ID uint32
 	*wharfv1.Node
-	// Allocatable and Requested are in the units of Pod.Requests:
+	// Allocatable and Requested are in the units of Pod.Request:
 	// what the node offers, and what its pods take.
 	Allocatable map[string]int64
 	Requested   map[string]int64

@@ -56,10 +56,7 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 				return errWire
 			}
 			b = b[n:]
-			pod.raw = append(pod.raw[:0], v...)
-			if err := decodePodMeta(v, pod); err != nil {
-				return err
-			}
+			pod.raw = v // decoded when the plugin asks (see Pod)
 		case num == 4 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || len(v)%4 != 0 {
@@ -79,11 +76,7 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 				return errWire
 			}
 			b = b[n:]
-			k, val, err := decodeInt64Entry(v)
-			if err != nil {
-				return err
-			}
-			pod.Requests[k] = val
+			pod.requests = append(pod.requests, v)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
@@ -163,18 +156,18 @@ func decodePodMeta(b []byte, pod *Pod) error {
 			meta = meta[n:]
 			switch num {
 			case 1:
-				pod.Name = string(v)
+				pod.name = string(v)
 			case 2:
-				pod.Namespace = string(v)
+				pod.namespace = string(v)
 			case 9, 10:
 				k, val, err := decodeStringEntry(v)
 				if err != nil {
 					return err
 				}
 				if num == 9 {
-					pod.Labels[k] = val
+					pod.labels[k] = val
 				} else {
-					pod.Annotations[k] = val
+					pod.annotations[k] = val
 				}
 			}
 		}
@@ -218,31 +211,37 @@ func stringEntry(b []byte) (k, v []byte, err error) {
 }
 
 func decodeInt64Entry(b []byte) (k string, v int64, err error) {
+	kb, v, err := int64Entry(b)
+	return resourceName(kb), v, err
+}
+
+// int64Entry reads a map<string, int64> entry; k is in b.
+func int64Entry(b []byte) (k []byte, v int64, err error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return "", 0, errWire
+			return nil, 0, errWire
 		}
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			s, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return "", 0, errWire
+				return nil, 0, errWire
 			}
 			b = b[n:]
-			k = resourceName(s)
+			k = s
 		case num == 2 && typ == protowire.VarintType:
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return "", 0, errWire
+				return nil, 0, errWire
 			}
 			b = b[n:]
 			v = int64(x)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return "", 0, errWire
+				return nil, 0, errWire
 			}
 			b = b[n:]
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
@@ -25,7 +26,7 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 	})
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pod := Pod{Labels: map[string]string{}, Annotations: map[string]string{}, Requests: map[string]int64{}}
+		var pod Pod
 		var fields schedFields
 		err := decodeSchedRequest(b, &pod, &fields)
 		var ids []uint32
@@ -50,13 +51,24 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 			}
 		}
 		m := want.GetPod().GetMetadata()
-		if pod.Name != m.GetName() || pod.Namespace != m.GetNamespace() || len(pod.Labels) != len(m.GetLabels()) || len(pod.Annotations) != len(m.GetAnnotations()) {
-			t.Fatalf("pod %+v; proto says %v", pod, m)
+		if pod.Name() != m.GetName() || pod.Namespace() != m.GetNamespace() || len(pod.Labels()) != len(m.GetLabels()) || len(pod.Annotations()) != len(m.GetAnnotations()) {
+			t.Fatalf("pod %s/%s %v %v; proto says %v", pod.Namespace(), pod.Name(), pod.Labels(), pod.Annotations(), m)
+		}
+		for k, v := range m.GetLabels() {
+			if pod.Labels()[k] != v {
+				t.Fatalf("label %s: %q; proto says %q", k, pod.Labels()[k], v)
+			}
+		}
+		if len(pod.Requests()) != len(want.GetPodRequests()) {
+			t.Fatalf("requests %v; proto says %v", pod.Requests(), want.GetPodRequests())
 		}
 		for k, v := range want.GetPodRequests() {
-			if pod.Requests[k] != v {
-				t.Fatalf("request %s: %d; proto says %d", k, pod.Requests[k], v)
+			if pod.Request(k) != v || pod.Requests()[k] != v {
+				t.Fatalf("request %s: %d (map: %d); proto says %d", k, pod.Request(k), pod.Requests()[k], v)
 			}
+		}
+		if pod.err != nil {
+			t.Fatalf("decoding error %v for bytes proto accepts", pod.err)
 		}
 	})
 }
@@ -254,7 +266,7 @@ func TestDecodeSchedulerNodeOwnsStrings(t *testing.T) {
 // "mine".
 type selectiveScorer struct{}
 
-func (s *selectiveScorer) SelectsPod(p *Pod) bool { return p.Name == "mine" }
+func (s *selectiveScorer) SelectsPod(p *Pod) bool { return p.Name() == "mine" }
 
 func (s *selectiveScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
 	for i, n := range nodes {
@@ -305,5 +317,22 @@ func TestInlineNodeUpdate(t *testing.T) {
 	}
 	if got := score("mine", nil, 1, 2); fmt.Sprint(got.GetScores()) != "[5 2]" {
 		t.Fatalf("after the bad update: %v, want [5 2] (nothing of it applied)", got)
+	}
+}
+
+// TestMalformedPodFailsTheCall: a pod the SDK cannot decode when the
+// plugin asks for it fails the call instead of passing as an empty pod.
+func TestMalformedPodFailsTheCall(t *testing.T) {
+	g, err := newGuest(Info{Name: "bad-pod", Version: "1"}, &selectiveScorer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte{0x0a, 0x05, 0x0a}) // metadata cut short
+	resp := &pluginv1.ScoreResponse{}
+	if err := proto.Unmarshal(g.Call(abi.ExportScore, req), resp); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(resp.GetError(), "the pod's encoding") {
+		t.Errorf("response %v, want an error about the pod's encoding", resp)
 	}
 }

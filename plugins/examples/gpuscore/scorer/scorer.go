@@ -117,7 +117,7 @@ func (g *GPUScore) modelID(name string) int {
 // wantedModels returns the ids of the models a pod names; nil for any.
 // Pods of a workload name the same models: the last answer is kept.
 func (g *GPUScore) wantedModels(pod *plugin.Pod) []int {
-	s, ok := pod.Annotations[AnnotationModels]
+	s, ok := pod.Annotations()[AnnotationModels]
 	if !ok {
 		return nil
 	}
@@ -417,11 +417,11 @@ func (s *summary) fitSlow(models []int, want int64) (count, memMiB int64) {
 // SelectsPod implements plugin.PodSelector: pods without GPUs are not the
 // plugin's business, and the SDK answers for it without looking at the
 // nodes.
-func (g *GPUScore) SelectsPod(pod *plugin.Pod) bool { return pod.Requests[resourceGPU] > 0 }
+func (g *GPUScore) SelectsPod(pod *plugin.Pod) bool { return pod.Request(resourceGPU) > 0 }
 
 // Filter implements plugin.Filter.
 func (g *GPUScore) Filter(pod *plugin.Pod, nodes []*plugin.Node, out []plugin.Verdict) error {
-	want := pod.Requests[resourceGPU]
+	want := pod.Request(resourceGPU)
 	if want == 0 {
 		return nil
 	}
@@ -482,7 +482,7 @@ func (g *GPUScore) Score(pod *plugin.Pod, nodes []*plugin.Node, scores []int64) 
 // ScoreIDs implements plugin.IDScorer: Score over the candidates' flat
 // entries.
 func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error {
-	want := pod.Requests[resourceGPU]
+	want := pod.Request(resourceGPU)
 	if want == 0 {
 		return plugin.ErrSkip
 	}

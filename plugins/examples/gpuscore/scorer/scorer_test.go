@@ -104,10 +104,11 @@ func TestScoreMatchesReference(t *testing.T) {
 			case 2:
 				wanted = []string{models[0], models[rng.IntN(len(models))]}
 			}
-			pod := &plugin.Pod{Requests: map[string]int64{resourceGPU: want}, Annotations: map[string]string{}}
+			obj := &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Annotations: map[string]string{}}}
 			if wanted != nil {
-				pod.Annotations[AnnotationModels] = strings.Join(wanted, ",")
+				obj.Metadata.Annotations[AnnotationModels] = strings.Join(wanted, ",")
 			}
+			pod := plugin.NewPod(obj, map[string]int64{resourceGPU: want})
 			ids := make([]uint32, len(nodes))
 			for i, n := range nodes {
 				ids[i] = n.ID
