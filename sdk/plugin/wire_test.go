@@ -239,6 +239,14 @@ func TestScoreIDs(t *testing.T) {
 	if resp := score(3, 8); !strings.Contains(resp.GetError(), "node id 8 is unknown") {
 		t.Errorf("error %q, want node id 8 unknown", resp.GetError())
 	}
+	b, _ = proto.Marshal(&pluginv1.NodeUpdate{Removed: []uint32{7}})
+	g.Call(abi.ExportNodes, b)
+	if resp := score(3, 7); !strings.Contains(resp.GetError(), "node id 7 is unknown") {
+		t.Errorf("after node 7 was removed: %v, want node id 7 unknown", resp)
+	}
+	if got := score(200, 3).GetScores(); fmt.Sprint(got) != "[0 3]" {
+		t.Errorf("scores %v after a removal, want [0 3]", got)
+	}
 	if impl.byNodes != 0 {
 		t.Errorf("Score called %d times; want ScoreIDs only", impl.byNodes)
 	}
