@@ -4,17 +4,20 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 )
 
 // Pod is the pod being scheduled. Nothing of it is decoded until a method
-// asks: Request reads one request without decoding the others, Name,
-// Namespace, Labels and Annotations decode the pod's metadata by hand
-// (once per call), and Object decodes the whole pod, which costs tens of
-// microseconds inside WebAssembly. A plugin that has no opinion on most
-// pods (a PodSelector) then pays for almost nothing on them.
+// asks: Request, Label and Annotation read one request, label or
+// annotation without decoding the others, Name, Namespace, Labels and
+// Annotations decode the pod's metadata by hand (once per call), and
+// Object decodes the whole pod, which costs tens of microseconds inside
+// WebAssembly. A plugin that has no opinion on most pods (a PodSelector)
+// then pays for almost nothing on them, and one that reads an annotation
+// or two does not fill maps with the others.
 //
 // A Pod and what its methods return are valid during the call it was
 // passed to; do not keep them, and treat the maps as read-only.
@@ -56,6 +59,25 @@ func (p *Pod) Labels() map[string]string { p.decodeMeta(); return p.labels }
 
 // Annotations are the pod's metadata.annotations.
 func (p *Pod) Annotations() map[string]string { p.decodeMeta(); return p.annotations }
+
+// Label returns one of the pod's labels, without decoding the others.
+func (p *Pod) Label(key string) (string, bool) { return p.metaEntry(9, p.labels, key) }
+
+// Annotation returns one of the pod's annotations, without decoding the
+// others.
+func (p *Pod) Annotation(key string) (string, bool) { return p.metaEntry(10, p.annotations, key) }
+
+// metaEntry looks key up in decoded if the metadata is decoded, else in
+// field num (labels 9, annotations 10) of the encoded metadata.
+func (p *Pod) metaEntry(num protowire.Number, decoded map[string]string, key string) (string, bool) {
+	if p.meta == metaDecoded || p.raw == nil {
+		v, ok := decoded[key]
+		return v, ok
+	}
+	v, ok, err := podMetaEntry(p.raw, num, key)
+	p.fail(err)
+	return v, ok
+}
 
 // Request returns one of the pod's requests parsed to an integer: "cpu" in
 // millicores, "memory" in bytes, "pods" (1) and extended resources such as

@@ -56,7 +56,11 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 				return errWire
 			}
 			b = b[n:]
-			pod.raw = v // decoded when the plugin asks (see Pod)
+			if pod.raw == nil {
+				pod.raw = v // decoded when the plugin asks (see Pod)
+			} else { // a message given twice is the two merged: concatenated
+				pod.raw = append(append([]byte(nil), pod.raw...), v...)
+			}
 		case num == 4 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || len(v)%4 != 0 {
@@ -116,6 +120,46 @@ func appendIDs(ids []uint32, v []byte, nodes []*Node, check bool) ([]uint32, err
 // decodePodMeta reads metadata (field 1 of Pod): name, namespace, labels
 // and annotations.
 func decodePodMeta(b []byte, pod *Pod) error {
+	return walkPodMeta(b, func(num protowire.Number, v []byte) error {
+		switch num {
+		case 1:
+			pod.name = string(v)
+		case 2:
+			pod.namespace = string(v)
+		case 9, 10:
+			k, val, err := decodeStringEntry(v)
+			if err != nil {
+				return err
+			}
+			if num == 9 {
+				pod.labels[k] = val
+			} else {
+				pod.annotations[k] = val
+			}
+		}
+		return nil
+	})
+}
+
+// podMetaEntry finds key in the labels (num 9) or annotations (10) of an
+// encoded pod, without decoding the others.
+func podMetaEntry(b []byte, num protowire.Number, key string) (val string, ok bool, err error) {
+	err = walkPodMeta(b, func(n protowire.Number, v []byte) error {
+		if n != num {
+			return nil
+		}
+		k, vb, err := stringEntry(v)
+		if err == nil && string(k) == key {
+			val, ok = string(vb), true // the last entry wins, as in protobuf
+		}
+		return err
+	})
+	return val, ok, err
+}
+
+// walkPodMeta calls fn with each length-delimited field of an encoded
+// pod's metadata (field 1 of Pod): its number and its bytes.
+func walkPodMeta(b []byte, fn func(num protowire.Number, v []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -154,21 +198,8 @@ func decodePodMeta(b []byte, pod *Pod) error {
 				return errWire
 			}
 			meta = meta[n:]
-			switch num {
-			case 1:
-				pod.name = string(v)
-			case 2:
-				pod.namespace = string(v)
-			case 9, 10:
-				k, val, err := decodeStringEntry(v)
-				if err != nil {
-					return err
-				}
-				if num == 9 {
-					pod.labels[k] = val
-				} else {
-					pod.annotations[k] = val
-				}
+			if err := fn(num, v); err != nil {
+				return err
 			}
 		}
 	}

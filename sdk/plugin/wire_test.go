@@ -51,6 +51,20 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 			}
 		}
 		m := want.GetPod().GetMetadata()
+		// One by one first, from the encoded metadata, then decoded.
+		for k, v := range m.GetLabels() {
+			if got, ok := pod.Label(k); !ok || got != v {
+				t.Fatalf("Label(%q) = %q, %v; proto says %q", k, got, ok, v)
+			}
+		}
+		for k, v := range m.GetAnnotations() {
+			if got, ok := pod.Annotation(k); !ok || got != v {
+				t.Fatalf("Annotation(%q) = %q, %v; proto says %q", k, got, ok, v)
+			}
+		}
+		if _, ok := pod.Annotation("not/there"); ok != hasKey(m.GetAnnotations(), "not/there") {
+			t.Fatalf("Annotation(not/there) found: %v", ok)
+		}
 		if pod.Name() != m.GetName() || pod.Namespace() != m.GetNamespace() || len(pod.Labels()) != len(m.GetLabels()) || len(pod.Annotations()) != len(m.GetAnnotations()) {
 			t.Fatalf("pod %s/%s %v %v; proto says %v", pod.Namespace(), pod.Name(), pod.Labels(), pod.Annotations(), m)
 		}
@@ -344,3 +358,5 @@ func TestMalformedPodFailsTheCall(t *testing.T) {
 		t.Errorf("response %v, want an error about the pod's encoding", resp)
 	}
 }
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }

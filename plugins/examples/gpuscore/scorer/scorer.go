@@ -117,7 +117,7 @@ func (g *GPUScore) modelID(name string) int {
 // wantedModels returns the ids of the models a pod names; nil for any.
 // Pods of a workload name the same models: the last answer is kept.
 func (g *GPUScore) wantedModels(pod *plugin.Pod) []int {
-	s, ok := pod.Annotations()[AnnotationModels]
+	s, ok := pod.Annotation(AnnotationModels)
 	if !ok {
 		return nil
 	}
