@@ -66,6 +66,7 @@ func walk(b []byte, fn func(f field) error) error {
 func decodeSchedulerNode(b []byte) (*Node, error) {
 	n := &Node{}
 	var node []byte
+	var alloc, requested map[string]int64
 	err := walk(b, func(f field) error {
 		switch {
 		case f.num == 1 && !f.bytes:
@@ -75,16 +76,20 @@ func decodeSchedulerNode(b []byte) (*Node, error) {
 				return errWire // a message field sent twice would merge
 			}
 			node = f.v
-		case f.num == 3 && f.bytes:
+		case f.num == 3 && f.bytes, f.num == 4 && f.bytes:
 			k, v, err := decodeInt64Entry(f.v)
 			if err != nil {
 				return err
 			}
-			if n.Allocatable == nil {
-				n.Allocatable = map[string]int64{}
+			m := &alloc
+			if f.num == 4 {
+				m = &requested
 			}
-			n.Allocatable[k] = v
-		case f.num == 4 || f.num == 5:
+			if *m == nil {
+				*m = map[string]int64{}
+			}
+			(*m)[k] = v
+		case f.num == 5:
 			return decodeAccountingField(f, n)
 		}
 		return nil
@@ -92,6 +97,7 @@ func decodeSchedulerNode(b []byte) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.Allocatable, n.Requested = ResourcesOf(alloc), ResourcesOf(requested)
 	// The node's strings (labels, GPU models, ...) are views of one copy
 	// of its encoding, not a copy each: a node has about a hundred.
 	n.Node = &wharfv1.Node{}
@@ -146,10 +152,12 @@ func ownedStringMap(m *map[string]string, size int, e []byte) error {
 
 // decodeAccounting decodes a NodeAccounting: the id, and the new
 // accounting into n. It comes with every pod placed on a node: it is
-// written out, without walk's call per field, and allocates the map and
-// the slice once.
+// written out, without walk's call per field, and allocates a copy of the
+// requests' encoding (read in place by Resources) and the slice once.
 func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
-	n.Requested = make(map[string]int64, 4)
+	if n.Requested, err = encodedResources(b, 4); err != nil {
+		return 0, err
+	}
 	for len(b) > 0 {
 		num, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
@@ -184,11 +192,7 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 				return 0, errWire
 			}
 			b = b[l:]
-			k, x, err := decodeInt64Entry(v)
-			if err != nil {
-				return 0, err
-			}
-			n.Requested[k] = x
+			_ = v // in n.Requested
 			continue
 		case num == 5 && typ == protowire.VarintType:
 			x, l := protowire.ConsumeVarint(b)
@@ -208,20 +212,10 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 	return id, nil
 }
 
-// decodeAccountingField decodes requested (4) and allocated_gpus (5),
-// which SchedulerNode and NodeAccounting share, into n; other fields are
-// skipped.
+// decodeAccountingField decodes allocated_gpus (5), which SchedulerNode
+// and NodeAccounting share, into n; other fields are skipped.
 func decodeAccountingField(f field, n *Node) error {
 	switch {
-	case f.num == 4 && f.bytes:
-		k, v, err := decodeInt64Entry(f.v)
-		if err != nil {
-			return err
-		}
-		if n.Requested == nil {
-			n.Requested = make(map[string]int64, 4)
-		}
-		n.Requested[k] = v
 	case f.num == 5 && !f.bytes:
 		n.AllocatedGPUs = append(n.AllocatedGPUs, int32(f.x))
 	case f.num == 5:

@@ -178,10 +178,10 @@ type Node struct {
 	// ID is the host's reference for the node.
 	ID uint32
 	*wharfv1.Node
-	// Allocatable and Requested are in the units of Pod.Request:
-	// what the node offers, and what its pods take.
-	Allocatable map[string]int64
-	Requested   map[string]int64
+	// Allocatable and Requested are what the node offers and what its
+	// pods take, in the units of Pod.Request.
+	Allocatable Resources
+	Requested   Resources
 	// AllocatedGPUs are the indices of the node's GPUs given to pods.
 	AllocatedGPUs []int32
 	// Scratch is the plugin's: keep what you derive from the node here
@@ -192,7 +192,7 @@ type Node struct {
 
 // Free returns what is left of a resource on the node.
 func (n *Node) Free(resource string) int64 {
-	return n.Allocatable[resource] - n.Requested[resource]
+	return n.Allocatable.Get(resource) - n.Requested.Get(resource)
 }
 
 // Verdict is Filter's answer for one node; the zero Verdict means the node

@@ -112,7 +112,7 @@ func FuzzDecodeSchedulerNode(f *testing.F) {
 		if got.ID != want.GetId() || got.GetMetadata().GetName() != want.GetNode().GetMetadata().GetName() ||
 			len(got.GetStatus().GetGpus()) != len(want.GetNode().GetStatus().GetGpus()) ||
 			len(got.GetSpec().GetTaints()) != len(want.GetNode().GetSpec().GetTaints()) ||
-			len(got.Allocatable) != len(want.GetAllocatable()) || len(got.AllocatedGPUs) != len(want.GetAllocatedGpus()) {
+			len(got.Allocatable.Map()) != len(want.GetAllocatable()) || len(got.Requested.Map()) != len(want.GetRequested()) || len(got.AllocatedGPUs) != len(want.GetAllocatedGpus()) {
 			t.Fatalf("decoded %v; proto says %v", got, want)
 		}
 	})
@@ -130,13 +130,16 @@ func FuzzDecodeAccounting(f *testing.F) {
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return
 		}
-		if id != want.GetId() || !reflect.DeepEqual(got.AllocatedGPUs, want.GetAllocatedGpus()) || len(got.Requested) != len(want.GetRequested()) {
-			t.Fatalf("decoded %d %v %v; proto says %v", id, got.Requested, got.AllocatedGPUs, want)
+		if id != want.GetId() || !reflect.DeepEqual(got.AllocatedGPUs, want.GetAllocatedGpus()) || len(got.Requested.Map()) != len(want.GetRequested()) {
+			t.Fatalf("decoded %d %v %v; proto says %v", id, got.Requested.Map(), got.AllocatedGPUs, want)
 		}
 		for k, v := range want.GetRequested() {
-			if got.Requested[k] != v {
-				t.Fatalf("requested %s: %d; proto says %d", k, got.Requested[k], v)
+			if got.Requested.Get(k) != v || got.Requested.Map()[k] != v {
+				t.Fatalf("requested %s: %d (map %d); proto says %d", k, got.Requested.Get(k), got.Requested.Map()[k], v)
 			}
+		}
+		if got.Requested.Get("not/there") != want.GetRequested()["not/there"] {
+			t.Fatalf("requested not/there: %d", got.Requested.Get("not/there"))
 		}
 	})
 }
@@ -184,12 +187,12 @@ func TestUpdateNodesAccounting(t *testing.T) {
 		t.Fatal(e)
 	}
 	second := g.node(3)
-	if second == first || second.Node != first.Node || reflect.ValueOf(second.Allocatable).Pointer() != reflect.ValueOf(first.Allocatable).Pointer() {
+	if second == first || second.Node != first.Node || reflect.ValueOf(second.Allocatable.Map()).Pointer() != reflect.ValueOf(first.Allocatable.Map()).Pointer() {
 		t.Errorf("the new version does not share the node object and allocatable")
 	}
-	if second.ID != 3 || second.Requested["cpu"] != 2000 || second.Requested["nvidia.com/gpu"] != 2 ||
-		!reflect.DeepEqual(second.AllocatedGPUs, []int32{0, 5}) || first.Requested["cpu"] != 1000 {
-		t.Errorf("requested %v, allocated %v (first version's requested %v)", second.Requested, second.AllocatedGPUs, first.Requested)
+	if second.ID != 3 || second.Requested.Get("cpu") != 2000 || second.Requested.Get("nvidia.com/gpu") != 2 || second.Free("nvidia.com/gpu") != 6 ||
+		!reflect.DeepEqual(second.AllocatedGPUs, []int32{0, 5}) || first.Requested.Get("cpu") != 1000 {
+		t.Errorf("requested %v, allocated %v (first version's requested %v)", second.Requested.Map(), second.AllocatedGPUs, first.Requested.Map())
 	}
 	if second.Scratch != 2 || impl.prepared != 2 {
 		t.Errorf("scratch %v after %d PrepareNode calls, want the second", second.Scratch, impl.prepared)
@@ -292,7 +295,7 @@ func (s *selectiveScorer) SelectsPod(p *Pod) bool { return p.Name() == "mine" }
 
 func (s *selectiveScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
 	for i, n := range nodes {
-		scores[i] = n.Requested["cpu"] / 1000
+		scores[i] = n.Requested.Get("cpu") / 1000
 	}
 	return nil
 }

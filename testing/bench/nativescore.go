@@ -103,8 +103,8 @@ func pluginNode(id uint32, n *framework.NodeInfo) *plugin.Node {
 	pn := &plugin.Node{
 		ID:          id,
 		Node:        n.Node,
-		Allocatable: n.Allocatable.Map(),
-		Requested:   n.Requested.Map(),
+		Allocatable: plugin.ResourcesOf(n.Allocatable.Map()),
+		Requested:   plugin.ResourcesOf(n.Requested.Map()),
 	}
 	for _, g := range n.GPUs {
 		if g.Pod != "" {
