@@ -134,7 +134,8 @@ type version struct {
 	module  string
 	loadKey string
 	points  map[string]bool
-	ignore  bool // failurePolicy Ignore
+	podRes  []string // the module's podResources: no calls for other pods
+	ignore  bool     // failurePolicy Ignore
 	weight  int64
 	rules   []*wharfv1.AdmissionRule
 	watches []*wharfv1.ControllerWatch
@@ -346,6 +347,7 @@ func newVersion(obj *wharfv1.Plugin, mod *wasm.Module, key string) *version {
 		module:  s.GetModule(),
 		loadKey: key,
 		points:  map[string]bool{},
+		podRes:  mod.Metadata().GetPodResources(),
 		ignore:  s.GetFailurePolicy() == pluginv1.FailurePolicyIgnore,
 		weight:  int64(max(s.GetScoreWeight(), 1)),
 		rules:   canonicalRules(s.GetAdmissionRules()),

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	schedplugins "github.com/wharfhq/wharf/daemon/scheduler/plugins"
@@ -207,10 +208,21 @@ func TestScheduling(t *testing.T) {
 	if err != nil || res.Node == nil || res.Node.Name != "h100-b" {
 		t.Fatalf("through the aggregate: %v %v; want h100-b", res.Node, err)
 	}
-	// A pod without GPUs is not the plugin's business: it goes anywhere.
+	// A pod without GPUs is not the plugin's business (its metadata's
+	// podResources): it goes anywhere, and the module is not called.
+	calls := func() float64 {
+		return s.metric(t, "gpu-score", pluginv1.PointSchedulerFilter, "ok") + s.metric(t, "gpu-score", pluginv1.PointSchedulerScore, "ok")
+	}
+	before := calls()
+	if before == 0 {
+		t.Fatal("no calls counted for the GPU pod")
+	}
 	res, err = fw.Schedule(ctx, nil, framework.MustNewPodInfo(pod("web", true, "nginx:1", nil)), snap)
 	if err != nil || res.Node == nil {
 		t.Fatalf("plain pod: %v %v", res.Node, err)
+	}
+	if after := calls(); after != before {
+		t.Errorf("%v calls into the module for a pod without GPUs; want none", after-before)
 	}
 }
 

@@ -121,9 +121,23 @@ func (s *schedulerPlugin) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
 	return enc, nil
 }
 
+// selects reports whether the plugin version has an opinion on the pod:
+// it requests one of the module's podResources, if there are any.
+func (v *version) selects(pi *framework.PodInfo) bool {
+	if len(v.podRes) == 0 {
+		return true
+	}
+	for _, r := range v.podRes {
+		if pi.Requests.Get(r) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Filter implements framework.FilterPlugin.
 func (s *schedulerPlugin) Filter(ctx context.Context, _ *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, out []framework.Status) {
-	if v := s.p.cur.Load(); v == nil || !v.points[pluginv1.PointSchedulerFilter] || len(nodes) == 0 {
+	if v := s.p.cur.Load(); v == nil || !v.points[pluginv1.PointSchedulerFilter] || len(nodes) == 0 || !v.selects(pi) {
 		return
 	}
 	start := time.Now()
@@ -174,7 +188,7 @@ func (s *schedulerPlugin) Filter(ctx context.Context, _ *framework.CycleState, p
 // Fail is an Error status (the cycle is retried); under Ignore the plugin
 // has no opinion.
 func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
-	if v := s.p.cur.Load(); v == nil || !v.points[pluginv1.PointSchedulerScore] || len(nodes) == 0 {
+	if v := s.p.cur.Load(); v == nil || !v.points[pluginv1.PointSchedulerScore] || len(nodes) == 0 || !v.selects(pi) {
 		return framework.NewStatus(framework.Skip)
 	}
 	start := time.Now()

@@ -216,6 +216,9 @@ func TestRefusedModules(t *testing.T) {
 		{"unknown_capability", base(func(m *modSpec) {
 			m.section = `{"name":"x","version":"1","abiVersion":3,"extensionPoints":["admission.validate"],"capabilities":["network"]}`
 		}), `capability "network" cannot be granted`},
+		{"bad_pod_resource", base(func(m *modSpec) {
+			m.section = `{"name":"x","version":"1","abiVersion":3,"extensionPoints":["admission.validate"],"podResources":["nvidia.com/gpu","GPUs please"]}`
+		}), `podResources: "GPUs please" is not a resource name`},
 		{"reserved_export", base(func(m *modSpec) { m.exportMore = [][2]string{{wasm.InterruptGlobal, abi.ExportMarker}} }), "reserves"},
 		{"config_without_configure", allowAllWAT(nil).bytes(), "takes no config"},
 	}

@@ -257,7 +257,7 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 			return false, fmt.Errorf("node_update: %w", err)
 		}
 	}
-	if sel, ok := g.impl.(PodSelector); ok && !sel.SelectsPod(p) {
+	if !g.selects(p) {
 		return false, p.err
 	}
 	g.ids = g.ids[:0]
@@ -267,6 +267,23 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// selects reports whether the plugin has an opinion on p: it requests one
+// of Info.PodResources (when there are any), and the plugin's PodSelector
+// (if it is one) selects it.
+func (g *guest) selects(p *Pod) bool {
+	if rs := g.info.PodResources; len(rs) > 0 {
+		i := 0
+		for i < len(rs) && p.Request(rs[i]) == 0 {
+			i++
+		}
+		if i == len(rs) {
+			return false
+		}
+	}
+	sel, ok := g.impl.(PodSelector)
+	return !ok || sel.SelectsPod(p)
 }
 
 func (g *guest) filter(b []byte) []byte {

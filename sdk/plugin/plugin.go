@@ -26,6 +26,13 @@ type Info struct {
 	// Watches are the objects a Reconciler reconciles unless the Plugin
 	// object names others.
 	Watches []Watch
+	// PodResources, for a Filter or Scorer, are the resources a pod must
+	// request (one of them, e.g. "nvidia.com/gpu") for the plugin to have
+	// an opinion on it. The host then does not call the plugin for other
+	// pods at all, which saves a call into the module per pod; the SDK
+	// answers for them too when the host does not (plugintest). A
+	// PodSelector can still decide among the pods that do.
+	PodResources []string
 }
 
 // Watch names objects a Reconciler reconciles.
@@ -89,6 +96,7 @@ func metadataOf(info Info, impl any) (*pluginv1.PluginMetadata, error) {
 		Description:  info.Description,
 		ConfigSchema: info.ConfigSchema,
 		Capabilities: info.Capabilities,
+		PodResources: info.PodResources,
 	}
 	if md.Capabilities == nil {
 		md.Capabilities = []string{pluginv1.CapabilityLog}

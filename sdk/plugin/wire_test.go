@@ -363,3 +363,38 @@ func TestMalformedPodFailsTheCall(t *testing.T) {
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// TestPodResourcesSelect: a plugin whose Info names PodResources has no
+// opinion on pods that request none of them, also when the host calls it
+// for one.
+func TestPodResourcesSelect(t *testing.T) {
+	g, err := newGuest(Info{Name: "gpus-only", Version: "1", PodResources: []string{"nvidia.com/gpu", "example.com/fpga"}}, &idScorer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.md.GetPodResources(); fmt.Sprint(got) != "[nvidia.com/gpu example.com/fpga]" {
+		t.Errorf("metadata podResources %v", got)
+	}
+	up, _ := proto.Marshal(&pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{{Id: 42, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n"}}}}})
+	g.Call(abi.ExportNodes, up)
+	for _, tc := range []struct {
+		requests map[string]int64
+		skip     bool
+	}{
+		{map[string]int64{"cpu": 1000, "pods": 1}, true},
+		{map[string]int64{"cpu": 1000, "example.com/fpga": 1}, false},
+		{map[string]int64{"nvidia.com/gpu": 2}, false},
+	} {
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{}, Nodes: []uint32{42}, PodRequests: tc.requests})
+		resp := &pluginv1.ScoreResponse{}
+		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetSkip() != tc.skip || resp.GetError() != "" {
+			t.Errorf("pod requesting %v: %v, want skip %v", tc.requests, resp, tc.skip)
+		}
+	}
+	if _, err := newGuest(Info{Name: "bad", Version: "1", PodResources: []string{"a gpu"}}, &idScorer{}); err == nil || !strings.Contains(err.Error(), `"a gpu" is not a resource name`) {
+		t.Errorf("a bad resource name: %v", err)
+	}
+}

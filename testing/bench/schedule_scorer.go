@@ -52,9 +52,10 @@ type ScheduleWASMResult struct {
 	// WASMScoreUSPerPod is the mean time of the plugin's Score, as the
 	// framework calls it (once per pod with more than one feasible node),
 	// over every call, in microseconds: the host's work (node deltas,
-	// encoding) and the module's. The scorer skips pods without GPUs;
-	// WASMScoreUSPerGPUPod is the mean over the calls it scored, with
-	// their p50 and p99.
+	// encoding) and the module's. The scorer has no opinion on pods
+	// without GPUs, and says so in its metadata (podResources), so that
+	// the host does not call the module for them; WASMScoreUSPerGPUPod is
+	// the mean over the calls it scored, with their p50 and p99.
 	WASMScoreUSPerPod    float64 `json:"wasm_score_us_per_pod"`
 	WASMScoreUSPerGPUPod float64 `json:"wasm_score_us_per_gpu_pod"`
 	WASMScoreP50US       float64 `json:"wasm_score_p50_us"`

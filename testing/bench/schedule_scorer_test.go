@@ -9,8 +9,9 @@ import (
 )
 
 // TestScheduleWASMBindsEveryPod runs the WebAssembly scorer benchmark
-// small: both runs bind every pod, and in the second every score call
-// reached the module, which scored the GPU pods.
+// small: both runs bind every pod, and in the second the score calls of
+// the GPU pods reached the module, which scored them, and no other (the
+// scorer's metadata names nvidia.com/gpu in podResources).
 func TestScheduleWASMBindsEveryPod(t *testing.T) {
 	module, err := os.ReadFile(plugintest.Build(t, "github.com/wharfhq/wharf/plugins/examples/gpuscore"))
 	if err != nil {
@@ -34,8 +35,8 @@ func TestScheduleWASMBindsEveryPod(t *testing.T) {
 	if res.ScoreCalls == 0 || res.ScoredCalls == 0 || res.ScoredCalls > res.ScoreCalls || res.CandidatesPerScoredCall <= 1 {
 		t.Errorf("%d score calls, %d scored, %.1f candidates per scored call", res.ScoreCalls, res.ScoredCalls, res.CandidatesPerScoredCall)
 	}
-	if ok := res.WASMCalls["ok"]; ok != int64(res.ScoreCalls) || len(res.WASMCalls) != 1 {
-		t.Errorf("the module's score calls by outcome %v; want %d ok", res.WASMCalls, res.ScoreCalls)
+	if ok := res.WASMCalls["ok"]; ok != int64(res.ScoredCalls) || len(res.WASMCalls) != 1 {
+		t.Errorf("the module's score calls by outcome %v; want %d ok (the GPU pods' of %d)", res.WASMCalls, res.ScoredCalls, res.ScoreCalls)
 	}
 	if res.WASMScoreUSPerGPUPod <= 0 || res.NativeScoreUSPerGPUPod <= 0 {
 		t.Errorf("score call %v us (wasm), %v us (native)", res.WASMScoreUSPerGPUPod, res.NativeScoreUSPerGPUPod)

@@ -17,6 +17,10 @@ var ErrMetadata = errors.New("plugin metadata")
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
+// resourceRE matches resource names as Kubernetes writes them: "cpu",
+// "hugepages-2Mi", "nvidia.com/gpu".
+var resourceRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+
 // DecodeMetadataJSON parses the metadata custom section: PluginMetadata as
 // JSON, strictly (an unknown field is an error that names it).
 func DecodeMetadataJSON(b []byte) (*pluginv1.PluginMetadata, error) {
@@ -59,6 +63,11 @@ func ValidateMetadata(md *pluginv1.PluginMetadata) error {
 	for _, c := range md.GetCapabilities() {
 		if !slices.Contains(pluginv1.Capabilities, c) {
 			probs = append(probs, fmt.Sprintf("capability %q cannot be granted; ABI v%d grants %s", c, Version, strings.Join(pluginv1.Capabilities, ", ")))
+		}
+	}
+	for _, r := range md.GetPodResources() {
+		if !resourceRE.MatchString(r) {
+			probs = append(probs, fmt.Sprintf("podResources: %q is not a resource name such as nvidia.com/gpu or cpu", r))
 		}
 	}
 	if s := md.GetConfigSchema(); s != "" && !jsonValid(s) {

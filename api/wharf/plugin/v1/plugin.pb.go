@@ -45,7 +45,12 @@ type PluginMetadata struct {
 	// otherwise.
 	Watches []*WatchRule `protobuf:"bytes,7,rep,name=watches,proto3" json:"watches,omitempty"`
 	// One line for `wharf plugin describe`.
-	Description   string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	// For scheduling plugins: the plugin has an opinion only on pods that
+	// request at least one of these resources (e.g. "nvidia.com/gpu"). The
+	// host does not call its filter or score for other pods: every node
+	// fits, and it gives no scores. Empty: every pod.
+	PodResources  []string `protobuf:"bytes,9,rep,name=pod_resources,json=podResources,proto3" json:"pod_resources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,6 +139,13 @@ func (x *PluginMetadata) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *PluginMetadata) GetPodResources() []string {
+	if x != nil {
+		return x.PodResources
+	}
+	return nil
 }
 
 // WatchRule names objects a controller plugin reconciles.
@@ -319,7 +331,7 @@ var File_wharf_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_wharf_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1cwharf/plugin/v1/plugin.proto\x12\x0fwharf.plugin.v1\"\xab\x02\n" +
+	"\x1cwharf/plugin/v1/plugin.proto\x12\x0fwharf.plugin.v1\"\xd0\x02\n" +
 	"\x0ePluginMetadata\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
@@ -329,7 +341,8 @@ const file_wharf_plugin_v1_plugin_proto_rawDesc = "" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12#\n" +
 	"\rconfig_schema\x18\x06 \x01(\tR\fconfigSchema\x124\n" +
 	"\awatches\x18\a \x03(\v2\x1a.wharf.plugin.v1.WatchRuleR\awatches\x12 \n" +
-	"\vdescription\x18\b \x01(\tR\vdescription\"d\n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x12#\n" +
+	"\rpod_resources\x18\t \x03(\tR\fpodResources\"d\n" +
 	"\tWatchRule\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +

@@ -40,6 +40,8 @@ var Info = plugin.Info{
 	Version:      "1.0.0",
 	Description:  "prefers nodes with the GPU model a pod names and bin-packs GPU memory",
 	ConfigSchema: `{"type":"object","properties":{"modelWeight":{"type":"integer","minimum":0,"maximum":100},"binpackWeight":{"type":"integer","minimum":0,"maximum":100}},"additionalProperties":false}`,
+	// Pods without GPUs are not its business: the host need not call it.
+	PodResources: []string{resourceGPU},
 }
 
 type config struct {
