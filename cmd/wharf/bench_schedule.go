@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ func newBenchScheduleCommand(g *globals) *cobra.Command {
 	var cfg bench.ScheduleConfig
 	var verbose bool
 	var cpuProfile, scorePlugin string
+	var rounds int
 	cmd := &cobra.Command{
 		Use:   "schedule",
 		Short: "Scheduler throughput: pods bound per second onto simulated nodes",
@@ -47,12 +49,30 @@ func newBenchScheduleCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--score-plugin: %w", err)
 				}
-				fmt.Fprintf(g.Err, "bench schedule: native scorer, then %s through the plugin host...\n", scorePlugin)
-				res, err := bench.ScheduleWASM(cmd.Context(), bench.ScheduleWASMConfig{ScheduleConfig: cfg, Module: module})
-				if err != nil {
-					return err
+				if rounds < 1 {
+					return fmt.Errorf("--rounds %d: want 1 or more", rounds)
 				}
-				return printJSON(g.Out, res)
+				var results []bench.ScheduleWASMResult
+				for r := range rounds {
+					fmt.Fprintf(g.Err, "bench schedule: round %d of %d: native scorer, then %s through the plugin host...\n", r+1, rounds, scorePlugin)
+					rcfg := cfg
+					if r > 0 {
+						rcfg.CPUProfile = nil // the first round's
+					}
+					if cfg.DataDir != "" && rounds > 1 {
+						rcfg.DataDir = filepath.Join(cfg.DataDir, fmt.Sprintf("round-%d", r+1))
+					}
+					res, err := bench.ScheduleWASM(cmd.Context(), bench.ScheduleWASMConfig{ScheduleConfig: rcfg, Module: module})
+					if err != nil {
+						return err
+					}
+					if rounds > 1 {
+						fmt.Fprintf(g.Err, "bench schedule: round %d: native %.0f pods/s, wasm %.0f pods/s, ratio %.2f, wasm score %.1f us per pod (%.1f per GPU pod)\n",
+							r+1, res.NativePodsPerS, res.WASMPodsPerS, res.Ratio, res.WASMScoreUSPerPod, res.WASMScoreUSPerGPUPod)
+					}
+					results = append(results, res)
+				}
+				return printJSON(g.Out, bench.MedianRound(results))
 			}
 			res, err := bench.Schedule(cmd.Context(), cfg)
 			if err != nil {
@@ -69,6 +89,7 @@ func newBenchScheduleCommand(g *globals) *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "", "store directory (default: a temp dir, removed afterwards)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed part to this file (with --score-plugin: of the WebAssembly run)")
 	f.StringVar(&scorePlugin, "score-plugin", "", "compare the example GPU scorer built for WebAssembly (this .wasm) with the same code compiled in")
+	f.IntVar(&rounds, "rounds", 1, "with --score-plugin: run the native and WebAssembly pair this many times, alternately, and print the round with the median ratio")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the server's and scheduler's warnings to stderr")
 	return cmd
 }

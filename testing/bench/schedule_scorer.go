@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,9 +85,34 @@ type ScheduleWASMResult struct {
 	// WASMCalls are the plugin host's score calls into the module by
 	// outcome (ok, timeout, crash, ...), from its metrics.
 	WASMCalls map[string]int64 `json:"wasm_calls"`
+	// Rounds and RoundRatios: with several rounds (MedianRound), how
+	// many, and each one's ratio; the rest is of the round with the
+	// median ratio.
+	Rounds      int       `json:"rounds,omitempty"`
+	RoundRatios []float64 `json:"round_ratios,omitempty"`
 	// Native and WASM are the two runs' figures.
 	Native ScheduleResult `json:"native"`
 	WASM   ScheduleResult `json:"wasm"`
+}
+
+// MedianRound returns, of several rounds of ScheduleWASM (a native and a
+// WebAssembly run each, back to back, so that both see the same load on
+// the machine), the one with the median ratio, with Rounds and
+// RoundRatios set.
+func MedianRound(rounds []ScheduleWASMResult) ScheduleWASMResult {
+	if len(rounds) == 0 {
+		return ScheduleWASMResult{}
+	}
+	byRatio := slices.Clone(rounds)
+	slices.SortFunc(byRatio, func(a, b ScheduleWASMResult) int { return cmp.Compare(a.Ratio, b.Ratio) })
+	res := byRatio[(len(byRatio)-1)/2]
+	if len(rounds) > 1 {
+		res.Rounds = len(rounds)
+		for _, r := range rounds {
+			res.RoundRatios = append(res.RoundRatios, math.Round(r.Ratio*1000)/1000)
+		}
+	}
+	return res
 }
 
 // nativeScorers are the scorers ScheduleWASM can compile in, by plugin

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -42,4 +43,17 @@ func TestScheduleWASMBindsEveryPod(t *testing.T) {
 		t.Errorf("score call %v us (wasm), %v us (native)", res.WASMScoreUSPerGPUPod, res.NativeScoreUSPerGPUPod)
 	}
 	t.Logf("%+v", res)
+}
+
+// TestMedianRound: of several rounds, the one with the median ratio,
+// with every round's ratio in run order.
+func TestMedianRound(t *testing.T) {
+	rounds := []ScheduleWASMResult{{Ratio: 0.6, WASMPodsPerS: 1}, {Ratio: 0.4, WASMPodsPerS: 2}, {Ratio: 0.5, WASMPodsPerS: 3}}
+	got := MedianRound(rounds)
+	if got.WASMPodsPerS != 3 || got.Rounds != 3 || fmt.Sprint(got.RoundRatios) != "[0.6 0.4 0.5]" {
+		t.Errorf("median round %+v; want the third (ratio 0.5), rounds 3, ratios [0.6 0.4 0.5]", got)
+	}
+	if one := MedianRound(rounds[:1]); one.WASMPodsPerS != 1 || one.Rounds != 0 || one.RoundRatios != nil {
+		t.Errorf("one round: %+v; want it as it is", one)
+	}
 }
