@@ -490,39 +490,55 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 	}
 	models := g.wantedModels(pod)
 	// No model wanted, or one, is the common case: a lookup in the node's
-	// hot entry, no call, no division (a call per node counts inside
-	// WebAssembly).
+	// hot entry, no call, no division, and no branch but the loop's (each
+	// branch taken inside Go's WebAssembly is a jump through the
+	// function's dispatch loop). Nodes that need their summary are rare:
+	// the first pass notes whether there are any, the second scores them.
 	w := min(want, flatGPUs)
 	hot := g.hot
+	slow := false
 	switch len(models) {
 	case 0:
 		for i, id := range ids {
 			h := &hot[id]
-			if h.model == slowModels {
-				scores[i] = g.scoreSlow(id, models, want)
-				continue
-			}
+			slow = slow || h.model == slowModels
 			scores[i] = int64(h.any[w])
 		}
 	case 1:
 		one := int32(models[0])
-		weigh := want <= flatGPUs // more than a flat node can have: no model weight
-		for i, id := range ids {
-			h := &hot[id]
-			switch {
-			case h.model == slowModels:
-				scores[i] = g.scoreSlow(id, models, want)
-			case h.model != one:
-				scores[i] = int64(h.any[0]) // no device of the model free
-			case weigh:
-				scores[i] = int64(h.match[w])
-			default:
-				scores[i] = int64(h.any[w])
+		if want <= flatGPUs {
+			for i, id := range ids {
+				h := &hot[id]
+				slow = slow || h.model == slowModels
+				v := h.match[w]
+				if h.model != one {
+					v = h.any[0] // no device of the model free
+				}
+				scores[i] = int64(v)
+			}
+		} else {
+			// Wanting more than a flat node can have: no model weight.
+			for i, id := range ids {
+				h := &hot[id]
+				slow = slow || h.model == slowModels
+				v := h.any[w]
+				if h.model != one {
+					v = h.any[0]
+				}
+				scores[i] = int64(v)
 			}
 		}
 	default:
 		for i, id := range ids {
 			scores[i] = g.scoreSlow(id, models, want)
+		}
+		return nil
+	}
+	if slow {
+		for i, id := range ids {
+			if hot[id].model == slowModels {
+				scores[i] = g.scoreSlow(id, models, want)
+			}
 		}
 	}
 	return nil
