@@ -42,45 +42,38 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 			return errWire
 		}
 		b = b[n:]
+		if typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errWire
+			}
+			b = b[n:]
+			switch num {
+			case 1:
+				if pod.raw == nil {
+					pod.raw = v // decoded when the plugin asks (see Pod)
+				} else { // a message given twice is the two merged: concatenated
+					pod.raw = append(append([]byte(nil), pod.raw...), v...)
+				}
+			case 3:
+				pod.requests = append(pod.requests, v)
+			case 4:
+				if len(v)%4 != 0 {
+					return errWire
+				}
+				f.ids = append(f.ids, v)
+			case 5:
+				f.updates = append(f.updates, v)
+			}
+			continue
+		}
 		switch {
-		case num == 5 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errWire
-			}
-			b = b[n:]
-			f.updates = append(f.updates, v)
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errWire
-			}
-			b = b[n:]
-			if pod.raw == nil {
-				pod.raw = v // decoded when the plugin asks (see Pod)
-			} else { // a message given twice is the two merged: concatenated
-				pod.raw = append(append([]byte(nil), pod.raw...), v...)
-			}
-		case num == 4 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v)%4 != 0 {
-				return errWire
-			}
-			b = b[n:]
-			f.ids = append(f.ids, v)
 		case num == 4 && typ == protowire.Fixed32Type:
 			if len(b) < 4 {
 				return errWire
 			}
 			f.ids = append(f.ids, b[:4]) // one id, unpacked
 			b = b[4:]
-		case num == 3 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errWire
-			}
-			b = b[n:]
-			pod.requests = append(pod.requests, v)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
