@@ -13,6 +13,7 @@ import (
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/plugins/wasm"
 	"github.com/wharfhq/wharf/sdk/plugin/plugintest"
+	"github.com/wharfhq/wharf/testing/cputime"
 )
 
 const (
@@ -131,15 +132,15 @@ func BenchmarkScore(b *testing.B) {
 			settle(b, m, pod, nodes)
 			scores := make([]int64, nodes)
 			ctx := context.Background()
-			defer lockThread()()
+			defer cputime.LockThread()()
 			b.ResetTimer()
-			cpu := threadCPU()
+			cpu := cputime.Thread()
 			for range b.N {
 				if _, err := m.Score(ctx, pod, ids(nodes), scores); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpuNs := float64((threadCPU() - cpu).Nanoseconds()) / float64(b.N)
+			cpuNs := float64((cputime.Thread() - cpu).Nanoseconds()) / float64(b.N)
 			b.ReportMetric(cpuNs, "cpu-ns/op")
 			b.ReportMetric(cpuNs/float64(nodes), "cpu-ns/node")
 		})
@@ -153,15 +154,15 @@ func BenchmarkFilter(b *testing.B) {
 	pod := gpuPod(b)
 	settle(b, m, pod, nodes)
 	ctx := context.Background()
-	defer lockThread()()
+	defer cputime.LockThread()()
 	b.ResetTimer()
-	cpu := threadCPU()
+	cpu := cputime.Thread()
 	for range b.N {
 		if _, err := m.Filter(ctx, pod, ids(nodes)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpuNs := float64((threadCPU() - cpu).Nanoseconds()) / float64(b.N)
+	cpuNs := float64((cputime.Thread() - cpu).Nanoseconds()) / float64(b.N)
 	b.ReportMetric(cpuNs, "cpu-ns/op")
 	b.ReportMetric(cpuNs/nodes, "cpu-ns/node")
 }
@@ -189,17 +190,17 @@ func BenchmarkDeadlineOverhead(b *testing.B) {
 		scores := make([]int64, nodes)
 		best := map[string]time.Duration{}
 		rounds := max(b.N, 30)
-		unlock := lockThread()
+		unlock := cputime.LockThread()
 		for range rounds {
 			for _, mode := range modes {
-				start := threadCPU()
+				start := cputime.Thread()
 				const calls = 20
 				for range calls {
 					if _, err := mods[mode].Score(ctx, pod, ids(nodes), scores); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if d := (threadCPU() - start) / calls; best[mode] == 0 || d < best[mode] {
+				if d := (cputime.Thread() - start) / calls; best[mode] == 0 || d < best[mode] {
 					best[mode] = d
 				}
 			}

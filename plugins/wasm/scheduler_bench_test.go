@@ -11,6 +11,7 @@ import (
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/plugins/wasm"
+	"github.com/wharfhq/wharf/testing/cputime"
 )
 
 func plainPod(b testing.TB) *wasm.Pod {
@@ -57,7 +58,7 @@ func BenchmarkScoreInScheduler(b *testing.B) {
 				if cache == "cold" {
 					flush = make([]byte, 32<<20)
 				}
-				defer lockThread()()
+				defer cputime.LockThread()()
 				b.ResetTimer()
 				var took time.Duration
 				for i := range b.N {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/sdk/plugin"
+	"github.com/wharfhq/wharf/testing/cputime"
 )
 
 // nativeScore runs a plugin.Scorer compiled into the scheduler, as a
@@ -134,11 +135,11 @@ func (t *scoreTimer) Score(ctx context.Context, state *framework.CycleState, pi 
 	// On its thread, the call's CPU time does not count other goroutines
 	// or processes, as its wall time does on a busy machine.
 	runtime.LockOSThread()
-	cpu := threadCPU()
+	cpu := cputime.Thread()
 	start := time.Now()
 	st := t.ScorePlugin.Score(ctx, state, pi, nodes, scores)
 	took := time.Since(start)
-	cpu = threadCPU() - cpu - cpuClockCost()
+	cpu = cputime.Thread() - cpu - cpuClockCost()
 	runtime.UnlockOSThread()
 	t.mu.Lock()
 	t.calls = append(t.calls, scoreCall{took: took, cpu: cpu, nodes: len(nodes), scored: st.IsSuccess()})
@@ -146,15 +147,15 @@ func (t *scoreTimer) Score(ctx context.Context, state *framework.CycleState, pi 
 	return st
 }
 
-// cpuClockCost is the CPU time a threadCPU call itself counts (it is a
+// cpuClockCost is the CPU time a cputime.Thread call itself counts (it is a
 // system call), measured once: the least of many back-to-back readings.
 var cpuClockCost = sync.OnceValue(func() time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	least := time.Duration(1 << 62)
 	for range 1000 {
-		t := threadCPU()
-		least = min(least, threadCPU()-t)
+		t := cputime.Thread()
+		least = min(least, cputime.Thread()-t)
 	}
 	return least
 })

@@ -1,6 +1,6 @@
 //go:build linux
 
-package bench
+package cputime
 
 import (
 	"syscall"
@@ -8,10 +8,12 @@ import (
 	"unsafe"
 )
 
-// threadCPU is the CPU time the calling thread has used
-// (CLOCK_THREAD_CPUTIME_ID); lock the goroutine to its thread around
-// what it measures.
-func threadCPU() time.Duration {
+// Supported reports whether Thread reads the thread's CPU clock.
+const Supported = true
+
+// Thread returns the CPU time the calling thread has used
+// (CLOCK_THREAD_CPUTIME_ID).
+func Thread() time.Duration {
 	var ts syscall.Timespec
 	const clockThreadCPUTime = 3
 	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
