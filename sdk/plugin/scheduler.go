@@ -25,7 +25,7 @@ type Pod struct {
 	raw      []byte   // the wharf.v1.Pod, encoded, in the request
 	requests [][]byte // the pod_requests entries, encoded
 
-	meta                decoded // of name to annotations
+	metaDecoded         bool // name to annotations
 	name, namespace     string
 	labels, annotations map[string]string
 	reqs                map[string]int64 // decoded, or NewPod's
@@ -34,18 +34,10 @@ type Pod struct {
 	err                 error // the first decoding error
 }
 
-type decoded uint8
-
-const (
-	notDecoded decoded = iota
-	metaDecoded
-)
-
 // reset makes p the pod of a new request, keeping its maps for reuse.
 func (p *Pod) reset() {
 	clear(p.requests)
 	*p = Pod{requests: p.requests[:0], labels: p.labels, annotations: p.annotations, reqs: p.reqs}
-	p.meta = notDecoded
 }
 
 // Name is the pod's metadata.name.
@@ -70,9 +62,12 @@ func (p *Pod) Annotation(key string) (string, bool) { return p.metaEntry(10, p.a
 // metaEntry looks key up in decoded if the metadata is decoded, else in
 // field num (labels 9, annotations 10) of the encoded metadata.
 func (p *Pod) metaEntry(num protowire.Number, decoded map[string]string, key string) (string, bool) {
-	if p.meta == metaDecoded || p.raw == nil {
+	if p.metaDecoded {
 		v, ok := decoded[key]
 		return v, ok
+	}
+	if p.raw == nil {
+		return "", false
 	}
 	v, ok, err := podMetaEntry(p.raw, num, key)
 	p.fail(err)
@@ -132,16 +127,18 @@ func (p *Pod) Object() *wharfv1.Pod {
 }
 
 func (p *Pod) decodeMeta() {
-	if p.meta != notDecoded || p.raw == nil {
+	if p.metaDecoded {
 		return
 	}
-	p.meta = metaDecoded
+	p.metaDecoded = true
 	if p.labels == nil {
 		p.labels, p.annotations = map[string]string{}, map[string]string{}
 	}
-	clear(p.labels)
+	clear(p.labels) // the maps are reused from call to call
 	clear(p.annotations)
-	p.fail(decodePodMeta(p.raw, p))
+	if p.raw != nil {
+		p.fail(decodePodMeta(p.raw, p))
+	}
 }
 
 func (p *Pod) fail(err error) {
@@ -155,7 +152,7 @@ func (p *Pod) fail(err error) {
 // Object returns obj itself.
 func NewPod(obj *wharfv1.Pod, requests map[string]int64) *Pod {
 	return &Pod{
-		meta:        metaDecoded,
+		metaDecoded: true,
 		namespace:   obj.GetMetadata().GetNamespace(),
 		name:        obj.GetMetadata().GetName(),
 		labels:      obj.GetMetadata().GetLabels(),

@@ -398,3 +398,37 @@ func TestPodResourcesSelect(t *testing.T) {
 		t.Errorf("a bad resource name: %v", err)
 	}
 }
+
+// labelScorer scores 1 where the pod has label "x", and records what the
+// pod's methods said.
+type labelScorer struct{ seen []string }
+
+func (s *labelScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
+	v, ok := pod.Label("x")
+	s.seen = append(s.seen, fmt.Sprintf("%s:%v:%d:%d", v, ok, len(pod.Labels()), len(pod.Annotations())))
+	return nil
+}
+
+// TestPodNotKeptAcrossCalls: the SDK reuses the Pod and its maps from
+// call to call; nothing of one pod shows through the next, also when the
+// next request has no pod at all.
+func TestPodNotKeptAcrossCalls(t *testing.T) {
+	impl := &labelScorer{}
+	g, err := newGuest(Info{Name: "labels", Version: "1"}, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := proto.Marshal(&pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{{Id: 1, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n"}}}}})
+	g.Call(abi.ExportNodes, up)
+	for _, p := range []*wharfv1.Pod{
+		{Metadata: &wharfv1.ObjectMeta{Labels: map[string]string{"x": "1", "y": "2"}, Annotations: map[string]string{"a": "b"}}},
+		nil,
+		{Metadata: &wharfv1.ObjectMeta{Labels: map[string]string{"y": "3"}}},
+	} {
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: p, Nodes: []uint32{1}})
+		g.Call(abi.ExportScore, b)
+	}
+	if got := fmt.Sprint(impl.seen); got != "[1:true:2:1 :false:0:0 :false:1:0]" {
+		t.Errorf("seen %s, want [1:true:2:1 :false:0:0 :false:1:0]", got)
+	}
+}
