@@ -229,8 +229,9 @@ func (e *nodeEnc) appendAccounting(buf []byte, id uint32) []byte {
 // follows gets its own deadline from when the sync ends. Usually the
 // module's sync loop has already done it while the instance was idle.
 func (in *instance) syncNodes() error {
-	_, err := in.syncNodesChanged()
-	return err
+	var target uint64
+	in.nodeBuf, target = in.m.nodes.delta(in.nodeBuf[:0], in.nodeSeq)
+	return in.sendNodes(in.nodeBuf, target)
 }
 
 // nodeChunkBytes caps one NodeUpdate: a fresh instance receives thousands
@@ -238,22 +239,20 @@ func (in *instance) syncNodes() error {
 // the guest's request buffer stays small.
 const nodeChunkBytes = 256 << 10
 
-func (in *instance) syncNodesChanged() (bool, error) {
-	var target uint64
-	in.nodeBuf, target = in.m.nodes.delta(in.nodeBuf[:0], in.nodeSeq)
-	if target == in.nodeSeq {
-		return false, nil
-	}
+// sendNodes sends the instance update, the NodeUpdate delta wrote to
+// bring it to target, through wharf_scheduler_nodes: in chunks, each with
+// the startup deadline.
+func (in *instance) sendNodes(update []byte, target uint64) error {
 	resp := &pluginv1.NodeUpdateResponse{}
-	for rest := in.nodeBuf; len(rest) > 0; {
+	for rest := update; len(rest) > 0; {
 		var chunk []byte
 		chunk, rest = nextNodeChunk(rest, nodeChunkBytes)
 		if err := in.call(time.Now().Add(in.m.cfg.startupTimeout()), abi.ExportNodes, chunk, resp); err != nil {
-			return true, err
+			return err
 		}
 	}
 	in.nodeSeq = target
-	return true, nil
+	return nil
 }
 
 // inlineNodeBytes caps the node changes a Filter or Score request carries
@@ -284,10 +283,10 @@ func (in *instance) schedRequest(pod *Pod, ids []uint32) (req []byte, seq uint64
 	case len(in.nodeBuf) <= inlineNodeBytes && !isReset(in.nodeBuf):
 		req = protowire.AppendBytes(protowire.AppendTag(req, 5, protowire.BytesType), in.nodeBuf)
 	default:
-		if _, err := in.syncNodesChanged(); err != nil {
+		if err := in.sendNodes(in.nodeBuf, seq); err != nil {
 			return nil, 0, false, err
 		}
-		seq, synced = in.nodeSeq, true
+		synced = true
 	}
 	req = pod.request(req, ids)
 	in.reqBuf = req
