@@ -124,15 +124,7 @@ func (s *schedulerPlugin) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
 // selects reports whether the plugin version has an opinion on the pod:
 // it requests one of the module's podResources, if there are any.
 func (v *version) selects(pi *framework.PodInfo) bool {
-	if len(v.podRes) == 0 {
-		return true
-	}
-	for _, r := range v.podRes {
-		if pi.Requests.Get(r) != 0 {
-			return true
-		}
-	}
-	return false
+	return len(v.podRes) == 0 || slices.ContainsFunc(v.podRes, func(r string) bool { return pi.Requests.Get(r) != 0 })
 }
 
 // Filter implements framework.FilterPlugin.

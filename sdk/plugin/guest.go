@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -26,7 +27,8 @@ type guest struct {
 
 	// nodes by id, as the host sent them (scheduler plugins).
 	nodes   []*Node
-	upserts []*Node // scratch for updateNodes
+	upserts []*Node  // scratch for applyNodes
+	removed []uint32 // scratch for applyNodes
 	// buffers reused across calls: the guest is single-threaded.
 	pod      Pod
 	fields   schedFields // of the request
@@ -148,10 +150,11 @@ func (g *guest) updateNodes(b []byte) []byte {
 	return nil
 }
 
-// applyNodes applies a NodeUpdate: all of it, or nothing when it is
-// malformed.
+// applyNodes applies a NodeUpdate. When it is malformed, none of its
+// upserts, accounting and removals are applied (a reset, which comes
+// first, is): the host sends it again.
 func (g *guest) applyNodes(b []byte) error {
-	upserts := g.upserts[:0]
+	upserts, removed := g.upserts[:0], g.removed[:0]
 	err := walk(b, func(f field) error {
 		switch {
 		case f.num == 1 && !f.bytes:
@@ -172,9 +175,7 @@ func (g *guest) applyNodes(b []byte) error {
 					return errWire
 				}
 				v = v[k:]
-				if int(id) < len(g.nodes) {
-					g.nodes[id] = nil
-				}
+				removed = append(removed, uint32(id))
 			}
 		case f.num == 4 && f.bytes:
 			// A pod placed on the node (or gone): a new version of the
@@ -193,9 +194,15 @@ func (g *guest) applyNodes(b []byte) error {
 		}
 		return nil
 	})
+	g.upserts, g.removed = upserts[:0], removed[:0]
+	defer clear(upserts)
 	if err != nil {
-		clear(upserts)
 		return fmt.Errorf("NodeUpdate: %w", err)
+	}
+	for _, id := range removed {
+		if int(id) < len(g.nodes) {
+			g.nodes[id] = nil
+		}
 	}
 	prep, _ := g.impl.(NodePreparer)
 	for _, n := range upserts {
@@ -273,14 +280,9 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 // of Info.PodResources (when there are any), and the plugin's PodSelector
 // (if it is one) selects it.
 func (g *guest) selects(p *Pod) bool {
-	if rs := g.info.PodResources; len(rs) > 0 {
-		i := 0
-		for i < len(rs) && p.Request(rs[i]) == 0 {
-			i++
-		}
-		if i == len(rs) {
-			return false
-		}
+	requests := func(r string) bool { return p.Request(r) != 0 }
+	if rs := g.info.PodResources; len(rs) > 0 && !slices.ContainsFunc(rs, requests) {
+		return false
 	}
 	sel, ok := g.impl.(PodSelector)
 	return !ok || sel.SelectsPod(p)
@@ -308,7 +310,7 @@ func (g *guest) filter(b []byte) []byte {
 	out := g.verdicts[:len(nodes)]
 	clear(out)
 	err = f.Filter(&g.pod, nodes, out)
-	if err == nil {
+	if g.pod.err != nil { // the plugin saw a pod it could not decode
 		err = g.pod.err
 	}
 	if err != nil {
@@ -357,7 +359,7 @@ func (g *guest) score(b []byte) []byte {
 		}
 		err = s.Score(&g.pod, nodes, scores)
 	}
-	if g.pod.err != nil {
+	if g.pod.err != nil { // the plugin saw a pod it could not decode
 		err = g.pod.err
 	}
 	switch {

@@ -153,7 +153,8 @@ func ownedStringMap(m *map[string]string, size int, e []byte) error {
 // decodeAccounting decodes a NodeAccounting: the id, and the new
 // accounting into n. It comes with every pod placed on a node: it is
 // written out, without walk's call per field, and allocates a copy of the
-// requests' encoding (read in place by Resources) and the slice once.
+// requests' encoding (read in place by Resources; the loop skips them)
+// and the slice once.
 func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 	if n.Requested, err = encodedResources(b, 4); err != nil {
 		return 0, err
@@ -185,14 +186,6 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 			if err := decodeAccountingField(field{num: num, v: v, bytes: true}, n); err != nil {
 				return 0, err
 			}
-			continue
-		case num == 4 && typ == protowire.BytesType:
-			v, l := protowire.ConsumeBytes(b)
-			if l < 0 {
-				return 0, errWire
-			}
-			b = b[l:]
-			_ = v // in n.Requested
 			continue
 		case num == 5 && typ == protowire.VarintType:
 			x, l := protowire.ConsumeVarint(b)
