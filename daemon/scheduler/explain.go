@@ -46,10 +46,16 @@ func (s *Scheduler) explain(r explainReq) (*wharfv1.ExplainResponse, error) {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the pod cannot be scheduled: %w", err))
 	}
 	key := ns + "/" + name
+	cp := s.cache.pods[key]
+	if boundNode == "" && cp != nil && cp.assumed && s.assumed[key] == nil {
+		// This scheduler's binding succeeded and the informer has not
+		// delivered the bound pod yet: it is bound all the same.
+		boundNode = cp.node
+	}
 	out := &wharfv1.ExplainResponse{SchedulerName: sched, BoundNode: boundNode}
 	// A bound pod is counted on its node: take it off while explaining, so
 	// the cycle shows where it would go now.
-	if cp := s.cache.pods[key]; cp != nil && !cp.assumed {
+	if cp != nil && boundNode != "" {
 		if ni := s.cache.snap.Get(cp.node); ni != nil && ni.RemovePod(cp.info) {
 			defer ni.AddPod(cp.info)
 		}
