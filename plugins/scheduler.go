@@ -219,27 +219,31 @@ func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi
 // knows nodes by, and sends the module a node when it is new or its
 // NodeInfo's generation changed.
 //
-// It runs for every candidate node of every scheduling call: what it reads
-// per node is in hot, a dense slice by id, and a node's last use is noted
-// once a minute at most. A node's id is its NodeInfo.ID where that was
-// free when the node came, so that a candidate is found in hot without
-// hashing anything; byPtr finds the others (NodeInfos of another
-// snapshot).
+// It runs for every candidate node of every scheduling call, so the common
+// case reads two fields of the NodeInfo (next to what the filters read)
+// and one entry of gens: a node's id is its NodeInfo.ID where that was free
+// when the node came, and a NodeInfo's generation is unique to its version
+// (a Clone keeps it along with the same content), so a candidate whose
+// generation is at gens[NodeInfo.ID] is that node, sent as it is. Anything
+// else takes the slow path: byPtr finds NodeInfos of another snapshot,
+// byName a node's id after its NodeInfo was replaced.
 type nodeCache struct {
-	mu        sync.Mutex
-	byName    map[string]*nodeRef
-	byPtr     map[*framework.NodeInfo]uint32
-	hot       []hotRef // by id; ref is nil for a free id
-	free      []uint32 // ids dropped (some may have been taken since)
+	mu     sync.Mutex
+	byName map[string]*nodeRef
+	byPtr  map[*framework.NodeInfo]uint32
+	gens   []int64      // by id: the generation last sent; -1: none (or a free id)
+	nodes  []cachedNode // by id; ref is nil for a free id
+	used   []uint64     // a bit by id: named by a call since the last sweep
+	free   []uint32     // ids dropped (some may have been taken since)
+	// lastSweep is when nodes no call named were last looked for.
 	lastSweep time.Time
 }
 
-// hotRef is what refs reads of a node on every call.
-type hotRef struct {
-	ptr    *framework.NodeInfo
-	gen    int64
-	minute int64 // of the last call that named the node
-	ref    *nodeRef
+// cachedNode is an id's node.
+type cachedNode struct {
+	ptr  *framework.NodeInfo // the NodeInfo last seen with this id
+	ref  *nodeRef
+	idle int // sweeps in a row that found the node unused
 }
 
 type nodeRef struct {
@@ -254,7 +258,7 @@ type nodeRef struct {
 }
 
 // nodeIdle is how long a node may go unseen in any call before it is
-// dropped from a module's copy.
+// dropped from a module's copy (checked once a minute).
 const nodeIdle = 10 * time.Minute
 
 func newNodeCache() *nodeCache {
@@ -266,45 +270,65 @@ func newNodeCache() *nodeCache {
 func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
-	minute := now.Unix() / 60
 	ids := make([]uint32, len(nodes))
 	var ups []wasm.EncodedNode
 	for i, n := range nodes {
 		id := n.ID
-		if int(id) >= len(c.hot) || c.hot[id].ptr != n {
-			var ok bool
-			if id, ok = c.byPtr[n]; !ok {
-				id = c.attach(n)
-			}
-		}
-		h := &c.hot[id]
-		if h.gen != n.Generation {
-			up, err := h.ref.encode(n)
-			if err != nil {
+		if int(id) >= len(c.gens) || c.gens[id] != n.Generation {
+			var err error
+			if id, ups, err = c.sync(n, ups); err != nil {
 				return nil, err
 			}
-			h.gen = n.Generation
-			ups = append(ups, up)
 		}
-		if h.minute != minute {
-			h.minute = minute
-		}
+		c.used[id>>6] |= 1 << (id & 63)
 		ids[i] = id
 	}
 	var removed []uint32
-	if now.Sub(c.lastSweep) > time.Minute {
+	if now := time.Now(); now.Sub(c.lastSweep) > time.Minute {
 		c.lastSweep = now
-		for name, r := range c.byName {
-			if minute-c.hot[r.id].minute > int64(nodeIdle/time.Minute) {
-				removed = append(removed, c.drop(name, r))
-			}
-		}
+		removed = c.sweep()
 	}
 	if len(ups) > 0 || len(removed) > 0 {
 		mod.UpdateEncodedNodes(ups, removed)
 	}
 	return ids, nil
+}
+
+// sync finds n's id, giving it one if its node is new, and appends n's
+// encoding to ups unless its generation is the one sent.
+func (c *nodeCache) sync(n *framework.NodeInfo, ups []wasm.EncodedNode) (uint32, []wasm.EncodedNode, error) {
+	id := n.ID
+	if int(id) >= len(c.nodes) || c.nodes[id].ptr != n {
+		var ok bool
+		if id, ok = c.byPtr[n]; !ok {
+			id = c.attach(n)
+		}
+	}
+	if c.gens[id] != n.Generation {
+		up, err := c.nodes[id].ref.encode(n)
+		if err != nil {
+			return 0, ups, err
+		}
+		c.gens[id] = n.Generation
+		ups = append(ups, up)
+	}
+	return id, ups, nil
+}
+
+// sweep drops the nodes that no call named for nodeIdle, and returns their
+// ids.
+func (c *nodeCache) sweep() []uint32 {
+	var removed []uint32
+	for name, r := range c.byName {
+		e := &c.nodes[r.id]
+		if c.used[r.id>>6]&(1<<(r.id&63)) != 0 {
+			e.idle = 0
+		} else if e.idle++; e.idle >= int(nodeIdle/time.Minute) {
+			removed = append(removed, c.drop(name, r))
+		}
+	}
+	clear(c.used)
+	return removed
 }
 
 // attach gives n the id of its node (by name), a new one for a new node,
@@ -314,16 +338,21 @@ func (c *nodeCache) attach(n *framework.NodeInfo) uint32 {
 	if r == nil {
 		r = &nodeRef{id: c.alloc(n.ID), name: n.Name}
 		c.byName[n.Name] = r
-		for int(r.id) >= len(c.hot) {
-			c.hot = append(c.hot, hotRef{})
+		for int(r.id) >= len(c.nodes) {
+			c.nodes = append(c.nodes, cachedNode{})
+			c.gens = append(c.gens, -1)
 		}
-		c.hot[r.id] = hotRef{gen: -1, ref: r}
+		for int(r.id) >= 64*len(c.used) {
+			c.used = append(c.used, 0)
+		}
+		c.nodes[r.id] = cachedNode{ref: r}
+		c.gens[r.id] = -1
 	}
-	h := &c.hot[r.id]
-	if h.ptr != nil {
-		delete(c.byPtr, h.ptr)
+	e := &c.nodes[r.id]
+	if e.ptr != nil {
+		delete(c.byPtr, e.ptr)
 	}
-	h.ptr = n
+	e.ptr = n
 	c.byPtr[n] = r.id
 	return r.id
 }
@@ -379,25 +408,25 @@ func appendResources(b []byte, num protowire.Number, r *framework.Resource) []by
 
 // alloc returns want if it is free, else another free id.
 func (c *nodeCache) alloc(want uint32) uint32 {
-	if int(want) >= len(c.hot) || c.hot[want].ref == nil {
+	if int(want) >= len(c.nodes) || c.nodes[want].ref == nil {
 		return want
 	}
 	for len(c.free) > 0 {
 		id := c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
-		if c.hot[id].ref == nil {
+		if c.nodes[id].ref == nil {
 			return id
 		}
 	}
-	return uint32(len(c.hot))
+	return uint32(len(c.nodes))
 }
 
 func (c *nodeCache) drop(name string, r *nodeRef) uint32 {
 	delete(c.byName, name)
-	if p := c.hot[r.id].ptr; p != nil {
+	if p := c.nodes[r.id].ptr; p != nil {
 		delete(c.byPtr, p)
 	}
-	c.hot[r.id] = hotRef{}
+	c.nodes[r.id], c.gens[r.id] = cachedNode{}, -1
 	c.free = append(c.free, r.id)
 	return r.id
 }

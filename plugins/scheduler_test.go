@@ -2,7 +2,10 @@ package plugins
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -103,6 +106,42 @@ func TestNodeCacheIDs(t *testing.T) {
 	// Again from the map, not the NodeInfo id.
 	if got, _ = c.refs(mod, other.Nodes()); fmt.Sprint(got) != "[3]" {
 		t.Errorf("x has id %v, want 3", got)
+	}
+}
+
+// TestNodeCacheSweep: a node that no call names for nodeIdle is dropped
+// and its id freed; a node named since the last sweep stays; a dropped
+// node named again is sent again.
+func TestNodeCacheSweep(t *testing.T) {
+	snap, err := framework.NewSnapshot([]*wharfv1.Node{testNode("a"), testNode("b")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newNodeCache()
+	mod := &wasm.Module{}
+	c.lastSweep = time.Now().Add(-2 * time.Minute) // this call sweeps
+	if _, err := c.refs(mod, snap.Nodes()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range int(nodeIdle / time.Minute) {
+		if c.byName["b"] == nil {
+			t.Fatalf("b dropped after %d idle minutes, want %v", i, nodeIdle)
+		}
+		c.lastSweep = time.Now().Add(-2 * time.Minute)
+		if _, err := c.refs(mod, snap.Nodes()[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.byName["b"] != nil || c.byName["a"] == nil {
+		t.Fatalf("cached nodes %v, want a alone", slices.Sorted(maps.Keys(c.byName)))
+	}
+	b := snap.Nodes()[1]
+	if c.gens[b.ID] != -1 {
+		t.Errorf("b's id %d still holds generation %d", b.ID, c.gens[b.ID])
+	}
+	ids, err := c.refs(mod, snap.Nodes())
+	if err != nil || fmt.Sprint(ids) != "[0 1]" || c.gens[1] != b.Generation {
+		t.Errorf("ids %v (%v), generation at b's id %d; want [0 1] and b sent again (%d)", ids, err, c.gens[1], b.Generation)
 	}
 }
 

@@ -16,6 +16,21 @@ import (
 type NodeInfo struct {
 	Node *wharfv1.Node
 	Name string
+	// Generation changes with every change to the NodeInfo; a cache of
+	// node data (inside a WASM guest) compares it to send deltas.
+	Generation int64
+	// ID is a small integer the Snapshot holding the node gives it: unique
+	// among its nodes, kept while the node is there (Update, or Add of a
+	// NodeInfo of the same name) and reused after it is removed, so that a
+	// cache of per-node data can be a slice indexed by it rather than a
+	// map. It is 0 outside a snapshot, and a NodeInfo added to several
+	// snapshots has the last one's: a cache that may see NodeInfos of
+	// more than one snapshot checks that the entry at ID is this NodeInfo.
+	//
+	// Generation and ID are next to the fields every filter reads, so that
+	// a cache reading them for hundreds of candidate nodes finds them in
+	// the processor's cache.
+	ID uint32
 	// Labels are the node's labels (metadata.labels), not copied.
 	Labels        map[string]string
 	Taints        []Taint
@@ -33,17 +48,6 @@ type NodeInfo struct {
 	GPUs []GPU
 	// Pods are the pods assigned to the node, bound or assumed.
 	Pods []*PodInfo
-	// Generation changes with every change to the NodeInfo; a cache of
-	// node data (inside a WASM guest) compares it to send deltas.
-	Generation int64
-	// ID is a small integer the Snapshot holding the node gives it: unique
-	// among its nodes, kept while the node is there (Update, or Add of a
-	// NodeInfo of the same name) and reused after it is removed, so that a
-	// cache of per-node data can be a slice indexed by it rather than a
-	// map. It is 0 outside a snapshot, and a NodeInfo added to several
-	// snapshots has the last one's: a cache that may see NodeInfos of
-	// more than one snapshot checks that the entry at ID is this NodeInfo.
-	ID uint32
 
 	freeGPUs int
 	labels   []labelPair // Labels, interned; nil: use Labels
