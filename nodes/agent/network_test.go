@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/nodes/agent"
 	"github.com/wharfhq/wharf/nodes/network"
@@ -69,6 +71,22 @@ func TestPodNetwork(t *testing.T) {
 		t.Errorf("the pod answered %q", body)
 	}
 
+	// gRPC probes reach a pod's server at the pod's IP too: a service it
+	// serves makes the pod ready, one it does not know fails the probe.
+	g := e.pod("grpc", "grpc=:9090,wharf.test.Echo", "sleep")
+	g.Spec.Containers[0].ReadinessProbe = &wharfv1.Probe{Grpc: &wharfv1.GRPCAction{Port: 9090, Service: proto.String("wharf.test.Echo")}, PeriodSeconds: 1}
+	e.create(t, g)
+	missing := e.pod("grpc-missing", "grpc=:9090", "sleep")
+	missing.Spec.Containers[0].ReadinessProbe = &wharfv1.Probe{Grpc: &wharfv1.GRPCAction{Port: 9090, Service: proto.String("wharf.test.Missing")}, PeriodSeconds: 1}
+	e.create(t, missing)
+	if got := e.waitPod(t, "grpc", "Ready", ready); !cidr.Contains(netip.MustParseAddr(got.GetStatus().GetPodIp())) {
+		t.Errorf("grpc pod IP %q is not in %s", got.GetStatus().GetPodIp(), cidr)
+	}
+	e.waitEvent(t, "grpc-missing", "Unhealthy", "Readiness probe failed: error: health rpc probe failed")
+	if got, _ := e.c.Pods().Get(ctx(t), "default", "grpc-missing"); condition(got, "Ready") != "False" {
+		t.Errorf("ready while its server does not know the probed service: %v", got.GetStatus())
+	}
+
 	// Another pod reaches it; the pod's own env sees its IP.
 	cl := e.pod("client", "get=http://"+ip.String()+":8080/", "env", "echo=END", "sleep")
 	cl.Spec.Containers[0].Env = []*wharfv1.EnvVar{{Name: "MY_IP", ValueFrom: &wharfv1.EnvVarSource{FieldRef: &wharfv1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
@@ -105,7 +123,7 @@ func TestPodNetwork(t *testing.T) {
 	if _, ok := nm.Get(web.GetMetadata().GetUid()); ok {
 		t.Error("the deleted pod still has its network")
 	}
-	for _, name := range []string{"client", "host"} {
+	for _, name := range []string{"client", "host", "grpc", "grpc-missing"} {
 		e.c.Pods().Delete(ctx(t), "default", name, client.DeleteOptions{})
 		e.waitGone(t, name)
 	}

@@ -15,6 +15,9 @@
 //	get=URL         HTTP GET URL (retrying for up to 10 s) and print the body to stdout; exit 4 on failure
 //	alloc=MiB       allocate and touch MiB mebibytes, and keep them
 //	serve=ADDR      serve HTTP on ADDR in the background (every path answers 200 "ok from HOSTNAME")
+//	grpc=ADDR       serve gRPC health checks (grpc.health.v1.Health) on ADDR in the background, in plain
+//	                text: the server as a whole ("") is SERVING, and so is any service named after a
+//	                comma (grpc=:9090,my.Service)
 //	ignore-term     ignore SIGTERM from now on (only SIGKILL stops the program)
 //	sleep           sleep forever
 //	sleep=DURATION  sleep for a Go duration ("1s", "250ms")
@@ -37,6 +40,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"connectrpc.com/grpchealth"
 )
 
 // keep holds allocated memory so the collector cannot free it.
@@ -137,6 +142,19 @@ func run(verb, value string) error {
 		go func() {
 			if err := http.ListenAndServe(value, mux); err != nil {
 				fmt.Fprintln(os.Stderr, "busy: serve:", err)
+				os.Exit(2)
+			}
+		}()
+	case "grpc":
+		addr, services, _ := strings.Cut(value, ",")
+		mux := http.NewServeMux()
+		mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(strings.Split(services, ",")...)))
+		protocols := new(http.Protocols)
+		protocols.SetUnencryptedHTTP2(true)
+		srv := &http.Server{Addr: addr, Handler: mux, Protocols: protocols}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil {
+				fmt.Fprintln(os.Stderr, "busy: grpc:", err)
 				os.Exit(2)
 			}
 		}()
