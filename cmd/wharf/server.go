@@ -30,6 +30,7 @@ type daemonOptions struct {
 	logLevel        string
 	logFormat       string
 	schedulerConfig string
+	eventTTL        time.Duration
 }
 
 func (o *daemonOptions) addFlags(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (o *daemonOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "scheduler profiles (a SchedulerConfiguration YAML file); default: the default profile")
+	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; 0 keeps events until deleted")
 }
 
 // defaultDataDir is $XDG_DATA_HOME/wharf, else ~/.local/share/wharf.
@@ -77,6 +79,9 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	if o.dataDir == "" {
 		return nil, nil, errors.New("--data-dir is empty; name a directory for the server's state")
 	}
+	if o.eventTTL < 0 {
+		return nil, nil, fmt.Errorf("--event-ttl %v is negative; use 0 to keep events until they are deleted", o.eventTTL)
+	}
 	// The plugin host: admission plugins join the API's request chain,
 	// scheduling plugins join every scheduler profile (as one aggregate
 	// Filter/Score plugin), controllers run against the API.
@@ -104,6 +109,7 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 		Logger:  log,
 		APIOptions: []apiserver.Option{
 			apiserver.WithRegistry(reg),
+			apiserver.WithEventTTL(o.eventTTL),
 			apiserver.WithMutatingAdmission(host.Admission()),
 			apiserver.WithValidatingAdmission(host.Admission()),
 			// Module uploads go through the API's request chain.

@@ -790,3 +790,42 @@ func TestWatchWithoutCache(t *testing.T) {
 		}
 	}
 }
+
+// An Event that goes unwritten for the server's event TTL is deleted, and
+// watchers see the delete.
+func TestEventsExpire(t *testing.T) {
+	t.Parallel()
+	srv := wharftest.Start(t, wharftest.WithConfig(func(c *server.Config) {
+		c.APIOptions = append(c.APIOptions, apiserver.WithEventTTL(time.Second))
+	}))
+	c := srv.Client()
+	ev, err := c.Events().Create(ctx(t), &wharfv1.Event{
+		Metadata:       &wharfv1.ObjectMeta{Name: "web.started", Namespace: "default"},
+		InvolvedObject: &wharfv1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web"},
+		Reason:         "Started", Message: "Started container web", Type: "Normal",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Events().Watch(ctx(t), client.WatchOptions{Namespace: "default", ResourceVersion: ev.GetMetadata().GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	got, err := w.Next()
+	if err != nil || got.Type != client.Deleted || got.Object.GetMetadata().GetName() != "web.started" {
+		t.Fatalf("watch: %v %v, want the event deleted", got, err)
+	}
+	if age := time.Since(ev.GetMetadata().GetCreationTimestamp().AsTime()); age < time.Second {
+		t.Errorf("deleted %v after its creation, before its TTL of 1s", age)
+	}
+	resp, err := http.Get(srv.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(b, []byte("wharf_api_events_expired_total 1")) {
+		t.Errorf("/metrics does not count the expired event:\n%s", b)
+	}
+}

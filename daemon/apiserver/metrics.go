@@ -16,6 +16,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	watchers *prometheus.GaugeVec
+	// eventsExpired counts Events deleted for their TTL.
+	eventsExpired prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
@@ -33,11 +35,15 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 			Name: "wharf_api_watchers",
 			Help: "Open API watches by kind.",
 		}, []string{"kind"}),
+		eventsExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_api_events_expired_total",
+			Help: "Events deleted because they went unwritten for the event TTL.",
+		}),
 	}
 	stat := func(name, help string, f func(store.Stats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(st.Stats()) })
 	}
-	reg.MustRegister(m.requests, m.latency, m.watchers,
+	reg.MustRegister(m.requests, m.latency, m.watchers, m.eventsExpired,
 		stat("wharf_store_revision", "Latest committed cluster revision.", func(s store.Stats) float64 { return float64(s.Revision) }),
 		stat("wharf_store_compacted_revision", "Revision history is compacted up to.", func(s store.Stats) float64 { return float64(s.CompactedRevision) }),
 		stat("wharf_store_keys", "Objects in the store.", func(s store.Stats) float64 { return float64(s.Keys) }),

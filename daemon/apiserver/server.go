@@ -36,6 +36,7 @@ type Server struct {
 
 	resources  []anyResource
 	namespaces *resource[*wharfv1.Namespace]
+	events     *resource[*wharfv1.Event]
 	nsCache    namespaceCache
 	handlers   map[string]http.Handler
 	scheduler  schedulerService // SchedulerService (explain.go)
@@ -67,8 +68,11 @@ func (r *resource[T]) startHub(ctx context.Context, rev int64, wg *sync.WaitGrou
 
 func (s *Server) register(r anyResource) {
 	s.resources = append(s.resources, r)
-	if ns, ok := r.(*resource[*wharfv1.Namespace]); ok {
-		s.namespaces = ns
+	switch r := r.(type) {
+	case *resource[*wharfv1.Namespace]:
+		s.namespaces = r
+	case *resource[*wharfv1.Event]:
+		s.events = r
 	}
 }
 
@@ -83,6 +87,7 @@ type config struct {
 	watchBuffer    int
 	watchCacheSize int
 	reapInterval   time.Duration
+	eventTTL       time.Duration
 	services       []ServiceFunc
 }
 
@@ -151,6 +156,7 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		watchBuffer:    2048,
 		watchCacheSize: 10000,
 		reapInterval:   5 * time.Second,
+		eventTTL:       DefaultEventTTL,
 	}
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -206,6 +212,7 @@ func New(ctx context.Context, st store.Store, opts ...Option) (*Server, error) {
 		defer s.wg.Done()
 		s.reapNamespaces(runCtx)
 	}()
+	s.wg.Go(func() { s.expireEvents(runCtx) })
 	return s, nil
 }
 
