@@ -53,7 +53,7 @@ type Host struct {
 	modules *ModuleStore
 	metrics *metrics
 	service *moduleService
-	events  *eventRecorder
+	events  *client.EventRecorder
 
 	client atomic.Pointer[client.Client]
 
@@ -110,7 +110,7 @@ func New(opts Options) (*Host, error) {
 		moduleGCInterval: cmp.Or(opts.ModuleGCInterval, 10*time.Minute),
 	}
 	h.service = &moduleService{h: h, info: map[string]*wharfv1.PluginModuleInfo{}}
-	h.events = newEventRecorder(h)
+	h.events = client.NewEventRecorder(client.EventRecorderConfig{Component: "wharf-plugin-host", Logger: log})
 	return h, nil
 }
 
@@ -165,6 +165,8 @@ func (p *plugin) call(f func(v *version) error) (*version, error) {
 // returns after unloading every plugin.
 func (h *Host) Run(ctx context.Context, c *client.Client) error {
 	h.client.Store(c)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.events.Run(ctx, c) })
 	inf := client.NewInformer(c.Plugins(), client.InformerOptions{ResyncPeriod: time.Minute, Logger: h.log})
 	enqueue := func(p *wharfv1.Plugin) { h.enqueue(p.GetMetadata().GetName()) }
 	inf.AddEventHandler(client.EventHandler[*wharfv1.Plugin]{
@@ -172,12 +174,7 @@ func (h *Host) Run(ctx context.Context, c *client.Client) error {
 		UpdateFunc: func(_, p *wharfv1.Plugin) { enqueue(p) },
 		DeleteFunc: enqueue,
 	})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = inf.Run(ctx)
-	}()
+	wg.Go(func() { _ = inf.Run(ctx) })
 	defer func() {
 		wg.Wait()
 		h.unloadAll()
@@ -258,7 +255,7 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 		var err error
 		if mod, err = h.load(ctx, name, obj); err != nil {
 			h.log.Warn("plugin failed to load", "plugin", name, "module", obj.GetSpec().GetModule(), "err", err)
-			h.events.record(name, "Warning", "LoadFailed", err.Error())
+			h.event(name, "Warning", "LoadFailed", err.Error())
 			msg := err.Error()
 			if old != nil {
 				msg += fmt.Sprintf(" (%s %s keeps serving)", old.mod.Metadata().GetName(), old.mod.Metadata().GetVersion())
@@ -276,17 +273,17 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 		go func() { _ = old.mod.Close(context.WithoutCancel(ctx)) }()
 		h.log.Info("plugin reloaded with new settings", "plugin", name, "module", v.module,
 			"version", mod.Metadata().GetVersion())
-		h.events.record(name, "Normal", "Reloaded", fmt.Sprintf("serving %s %s (%s) with new settings", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
+		h.event(name, "Normal", "Reloaded", fmt.Sprintf("serving %s %s (%s) with new settings", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
 	case old != nil && old.mod != mod:
 		// Calls in flight finish on the old module; Close waits for them.
 		go func() { _ = old.mod.Close(context.WithoutCancel(ctx)) }()
 		h.log.Info("plugin upgraded", "plugin", name, "from", old.module, "to", v.module,
 			"version", mod.Metadata().GetVersion())
-		h.events.record(name, "Normal", "Upgraded", fmt.Sprintf("now serving %s %s (%s)", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
+		h.event(name, "Normal", "Upgraded", fmt.Sprintf("now serving %s %s (%s)", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module))
 	case old == nil:
 		h.log.Info("plugin loaded", "plugin", name, "module", v.module, "version", mod.Metadata().GetVersion(),
 			"points", strings.Join(v.pointList(), ","))
-		h.events.record(name, "Normal", "Loaded", fmt.Sprintf("serving %s %s (%s) at %s", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module, strings.Join(v.pointList(), ", ")))
+		h.event(name, "Normal", "Loaded", fmt.Sprintf("serving %s %s (%s) at %s", mod.Metadata().GetName(), mod.Metadata().GetVersion(), v.module, strings.Join(v.pointList(), ", ")))
 	}
 	h.restartController(ctx, p, old, v)
 	h.rebuild()
@@ -494,5 +491,11 @@ func (h *Host) failed(name, point string, ignore bool, err error) {
 		policy = "Ignore"
 	}
 	h.log.Warn("plugin call failed", "plugin", name, "point", point, "failurePolicy", policy, "err", err)
-	h.events.record(name, "Warning", "CallFailed", fmt.Sprintf("%s failed (failurePolicy %s): %v", point, policy, err))
+	h.event(name, "Warning", "CallFailed", fmt.Sprintf("%s failed (failurePolicy %s): %v", point, policy, err))
+}
+
+// event records an event about the Plugin object name (in namespace
+// default: Plugins are cluster-scoped).
+func (h *Host) event(name, typ, reason, msg string) {
+	h.events.Event(&wharfv1.ObjectReference{Kind: "Plugin", ApiVersion: "v1", Name: name}, typ, reason, msg)
 }

@@ -163,7 +163,7 @@ type Agent struct {
 	gpus     []*wharfv1.GPUDevice
 	alloc    *gpu.Allocator
 	injector *gpu.Injector
-	events   *recorder
+	events   recorder
 	listener net.Listener
 	endpoint string
 
@@ -209,7 +209,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: listen on %s for the agent service: %w (pick another address with --listen)", cfg.Listen, err)
 	}
 	a.endpoint = endpointURL(a.listener.Addr().(*net.TCPAddr), cfg.NodeIP)
-	a.events = newRecorder(cfg.Client, cfg.NodeName, cfg.Logger)
+	a.events = newRecorder(cfg.NodeName, cfg.Logger)
 	a.pods = client.NewInformer(cfg.Client.Pods(), client.InformerOptions{
 		FieldSelector: "spec.nodeName=" + cfg.NodeName,
 		Logger:        cfg.Logger,
@@ -254,7 +254,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		<-ctx.Done()
 		srv.Close()
 	})
-	a.wg.Go(func() { a.events.run(ctx) })
+	a.wg.Go(func() { a.events.Run(ctx, a.c) })
 
 	if err := a.register(ctx); err != nil {
 		cancel()
