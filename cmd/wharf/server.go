@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wharfhq/wharf/daemon/apiserver"
+	"github.com/wharfhq/wharf/daemon/nodelifecycle"
 	"github.com/wharfhq/wharf/daemon/scheduler"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/daemon/server"
@@ -31,6 +32,7 @@ type daemonOptions struct {
 	logFormat       string
 	schedulerConfig string
 	eventTTL        time.Duration
+	nodeGrace       time.Duration
 }
 
 func (o *daemonOptions) addFlags(cmd *cobra.Command) {
@@ -40,6 +42,7 @@ func (o *daemonOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "scheduler profiles (a SchedulerConfiguration YAML file); default: the default profile")
+	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", nodelifecycle.DefaultGracePeriod, "how long a node may go without a heartbeat before it is marked unreachable and takes no new pods")
 	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; 0 keeps events until deleted")
 }
 
@@ -78,6 +81,9 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	}
 	if o.dataDir == "" {
 		return nil, nil, errors.New("--data-dir is empty; name a directory for the server's state")
+	}
+	if o.nodeGrace <= 0 {
+		return nil, nil, fmt.Errorf("--node-monitor-grace-period %v is not positive; the default is %v", o.nodeGrace, nodelifecycle.DefaultGracePeriod)
 	}
 	if o.eventTTL < 0 {
 		return nil, nil, fmt.Errorf("--event-ttl %v is negative; use 0 to keep events until they are deleted", o.eventTTL)
@@ -128,6 +134,8 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 		_ = d.Shutdown(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
+	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: client.New(d.URL()), GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
+	go func() { _ = lifecycle.Run(ctx) }()
 	return d, log, nil
 }
 

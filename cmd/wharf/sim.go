@@ -61,7 +61,9 @@ func newSimCommand(g *globals) *cobra.Command {
 	f.StringVar(&cfg.Prefix, "prefix", "sim-", "node name prefix")
 	f.StringVar(&cfg.CPU, "cpu", "32", "cpu capacity of a node")
 	f.StringVar(&cfg.Memory, "memory", "128Gi", "memory capacity of a node")
-	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat", sim.DefaultHeartbeatInterval, "how often each node renews its Ready condition")
+	// The server marks a node that goes --node-monitor-grace-period (40s)
+	// without a heartbeat unreachable: renew well within it.
+	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 10*time.Second, "how often each node renews its Ready condition (well under the server's --node-monitor-grace-period)")
 	f.Float64Var(&cfg.StatusQPS, "status-qps", sim.DefaultStatusQPS, "status writes per second, all nodes together")
 	f.DurationVar(&cfg.StartDelay, "start-delay", 0, "how long a bound pod takes to become Running")
 	f.BoolVar(&keep, "keep-nodes", false, "leave the nodes registered on exit")

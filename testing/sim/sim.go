@@ -71,12 +71,16 @@ type Config struct {
 	// 110); GPU nodes get GPUCPU and GPUMemory (default 96, 1Ti) and
 	// GPUsPerNode devices (default 8) of GPUModels (default
 	// DefaultGPUModels, alternating by node).
-	CPU, Memory         string
-	Pods                int
-	GPUCPU, GPUMemory   string
-	GPUsPerNode         int
-	GPUModels           []GPUModel
-	NoGPUTaint          bool // leave GPU nodes untainted (default: nvidia.com/gpu=present:NoSchedule)
+	CPU, Memory       string
+	Pods              int
+	GPUCPU, GPUMemory string
+	GPUsPerNode       int
+	GPUModels         []GPUModel
+	NoGPUTaint        bool // leave GPU nodes untainted (default: nvidia.com/gpu=present:NoSchedule)
+	// HeartbeatInterval is how often each node renews its Ready condition
+	// (default DefaultHeartbeatInterval, which is longer than a wharf
+	// server's node-monitor grace period of 40s: a long run against one
+	// needs less).
 	HeartbeatInterval   time.Duration
 	StatusQPS           float64       // pod and node status writes per second, all nodes together (default 1000)
 	StartDelay          time.Duration // from binding to Running (default 0)

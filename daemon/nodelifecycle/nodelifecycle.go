@@ -1,0 +1,259 @@
+// Package nodelifecycle watches the nodes' heartbeats, as Kubernetes' node
+// lifecycle controller does, so that a node whose agent died stops taking
+// pods.
+//
+// A node agent renews its Ready condition every few seconds
+// (lastHeartbeatTime). When a node's Ready condition has not been renewed
+// for the grace period (or a node never posted one), the controller sets it
+// to Unknown. As in Kubernetes, the grace period runs on the controller's
+// clock, from when it last saw the heartbeat change, not from the time the
+// node wrote: a node's clock may be off, and a restarted server gives every
+// node a full grace period before judging it. A node that is not
+// Ready carries a NoSchedule taint the controller keeps in step with the
+// condition: node.kubernetes.io/unreachable while Ready is Unknown,
+// node.kubernetes.io/not-ready while it is False (the agent says its
+// container runtime does not answer). The scheduler's TaintToleration
+// filter then places no new pod there unless the pod tolerates the taint;
+// the taint goes as soon as the agent posts Ready=True again. Pods already
+// on the node are left alone (Kubernetes evicts them after five minutes
+// with a NoExecute taint; Wharf does not yet).
+//
+// It runs in the server process (wharf server, wharf up) against the API,
+// like the scheduler.
+package nodelifecycle
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/sdk/client"
+)
+
+// The taints a node that is not Ready carries.
+const (
+	TaintUnreachable = "node.kubernetes.io/unreachable"
+	TaintNotReady    = "node.kubernetes.io/not-ready"
+)
+
+// Reasons the controller gives a Ready condition it sets to Unknown, and
+// the event it records.
+const (
+	ReasonStatusUnknown      = "NodeStatusUnknown"
+	ReasonStatusNeverUpdated = "NodeStatusNeverUpdated"
+	ReasonNodeNotReady       = "NodeNotReady"
+)
+
+// DefaultGracePeriod is how long a node may go without renewing its Ready
+// condition (Kubernetes' node-monitor-grace-period): four of the node
+// agent's heartbeats.
+const DefaultGracePeriod = 40 * time.Second
+
+// Config configures the controller. Client is required.
+type Config struct {
+	Client *client.Client
+	// GracePeriod is how long a node may go without a heartbeat before its
+	// Ready condition becomes Unknown (default DefaultGracePeriod).
+	GracePeriod time.Duration
+	// MonitorPeriod is how often heartbeats are checked (default 5s, or the
+	// grace period's eighth when that is less).
+	MonitorPeriod time.Duration
+	Logger        *slog.Logger
+}
+
+// Controller is the node lifecycle controller.
+type Controller struct {
+	cfg    Config
+	nodes  *client.Informer[*wharfv1.Node]
+	events *client.EventRecorder
+	sig    chan string // nodes to look at now (their object changed)
+	// seen is each node's heartbeat as last seen, and when it was seen to
+	// change (Run's goroutine only).
+	seen map[string]*heartbeat
+}
+
+type heartbeat struct {
+	posted   time.Time // lastHeartbeatTime, as the node wrote it
+	observed time.Time // when the controller saw it change
+}
+
+// New returns a controller; Run runs it.
+func New(cfg Config) *Controller {
+	cfg.GracePeriod = cmp.Or(cfg.GracePeriod, DefaultGracePeriod)
+	cfg.MonitorPeriod = cmp.Or(cfg.MonitorPeriod, min(5*time.Second, cfg.GracePeriod/8))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Controller{
+		cfg:    cfg,
+		nodes:  client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}),
+		events: client.NewEventRecorder(client.EventRecorderConfig{Component: "wharf-node-lifecycle", Logger: cfg.Logger}),
+		sig:    make(chan string, 1024),
+		seen:   map[string]*heartbeat{},
+	}
+	changed := func(n *wharfv1.Node) {
+		select {
+		case c.sig <- n.GetMetadata().GetName():
+		default: // the next monitor round sees it
+		}
+	}
+	c.nodes.AddEventHandler(client.EventHandler[*wharfv1.Node]{
+		AddFunc:    changed,
+		UpdateFunc: func(_, n *wharfv1.Node) { changed(n) },
+	})
+	return c
+}
+
+// Run watches the nodes until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { c.events.Run(ctx, c.cfg.Client) })
+	wg.Go(func() { _ = c.nodes.Run(ctx) })
+	if err := c.nodes.WaitForSync(ctx); err != nil {
+		return nil // ctx ended
+	}
+	tick := time.NewTicker(c.cfg.MonitorPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			nodes := c.nodes.List()
+			for _, n := range nodes {
+				c.check(ctx, n)
+			}
+			if len(c.seen) > len(nodes) { // some were deleted
+				for name := range c.seen {
+					if _, ok := c.nodes.Get("", name); !ok {
+						delete(c.seen, name)
+					}
+				}
+			}
+		case name := <-c.sig:
+			if n, ok := c.nodes.Get("", name); ok {
+				c.check(ctx, n)
+			}
+		}
+	}
+}
+
+// check brings one node's Ready condition and taints up to date. A write
+// that conflicts (the agent heartbeat meanwhile) is left to the next look.
+func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
+	name := n.GetMetadata().GetName()
+	if st := c.staleReady(n); st != nil {
+		next := proto.Clone(n).(*wharfv1.Node)
+		if next.Status == nil {
+			next.Status = &wharfv1.NodeStatus{}
+		}
+		setReady(next.Status, st)
+		out, err := c.cfg.Client.Nodes().UpdateStatus(ctx, next)
+		if err != nil {
+			if !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
+				c.cfg.Logger.Warn("marking a silent node's Ready condition Unknown failed; will retry", "node", name, "err", err)
+			}
+			return
+		}
+		c.cfg.Logger.Warn("node marked unreachable: no status for the grace period; it takes no new pods", "node", name, "grace_period", c.cfg.GracePeriod)
+		c.events.Event(&wharfv1.ObjectReference{Kind: "Node", ApiVersion: "v1", Name: name, Uid: n.GetMetadata().GetUid()},
+			"Normal", ReasonNodeNotReady, fmt.Sprintf("Node %s status is now: NodeNotReady (%s)", name, st.GetMessage()))
+		n = out
+	}
+	ready := readyCondition(n)
+	if ready == nil {
+		return // not posted yet: staleReady marks it Unknown after the grace period
+	}
+	want := wantTaint(ready.GetStatus())
+	taints := n.GetSpec().GetTaints()
+	keep := slices.DeleteFunc(slices.Clone(taints), func(t *wharfv1.Taint) bool {
+		return (t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady) &&
+			t.GetEffect() == "NoSchedule" && t.GetKey() != want
+	})
+	has := slices.ContainsFunc(keep, func(t *wharfv1.Taint) bool { return t.GetKey() == want && t.GetEffect() == "NoSchedule" })
+	if len(keep) == len(taints) && (want == "" || has) {
+		return
+	}
+	if want != "" && !has {
+		keep = append(keep, &wharfv1.Taint{Key: want, Effect: "NoSchedule", TimeAdded: timestamppb.New(time.Now())})
+	}
+	next := proto.Clone(n).(*wharfv1.Node)
+	if next.Spec == nil {
+		next.Spec = &wharfv1.NodeSpec{}
+	}
+	next.Spec.Taints = keep
+	if _, err := c.cfg.Client.Nodes().Update(ctx, next); err != nil && !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
+		c.cfg.Logger.Warn("updating a node's readiness taints failed; will retry", "node", name, "err", err)
+	}
+}
+
+// staleReady returns the Unknown Ready condition n should have, or nil
+// when its heartbeat is current (or its Ready condition Unknown already).
+func (c *Controller) staleReady(n *wharfv1.Node) *wharfv1.NodeCondition {
+	now := time.Now()
+	ready := readyCondition(n)
+	posted := ready.GetLastHeartbeatTime().AsTime()
+	name := n.GetMetadata().GetName()
+	switch hb := c.seen[name]; {
+	case hb == nil: // first sight: a full grace period from now
+		c.seen[name] = &heartbeat{posted: posted, observed: now}
+		return nil
+	case !posted.Equal(hb.posted):
+		hb.posted, hb.observed = posted, now
+		return nil
+	case now.Sub(hb.observed) <= c.cfg.GracePeriod:
+		return nil
+	}
+	silent := now.Sub(c.seen[name].observed).Round(time.Second)
+	switch {
+	case ready == nil:
+		return &wharfv1.NodeCondition{Type: "Ready", Status: "Unknown", LastTransitionTime: timestamppb.New(now),
+			Reason: ReasonStatusNeverUpdated, Message: fmt.Sprintf("the node agent has not posted node status in %s", silent)}
+	case ready.GetStatus() == "Unknown":
+		return nil
+	}
+	return &wharfv1.NodeCondition{Type: "Ready", Status: "Unknown", LastHeartbeatTime: ready.GetLastHeartbeatTime(),
+		LastTransitionTime: timestamppb.New(now), Reason: ReasonStatusUnknown,
+		Message: fmt.Sprintf("the node agent stopped posting node status (none in %s)", silent)}
+}
+
+func readyCondition(n *wharfv1.Node) *wharfv1.NodeCondition {
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			return c
+		}
+	}
+	return nil
+}
+
+// wantTaint is the readiness taint a node with Ready status s carries;
+// "" for none.
+func wantTaint(s string) string {
+	switch s {
+	case "True":
+		return ""
+	case "False":
+		return TaintNotReady
+	}
+	return TaintUnreachable
+}
+
+// setReady replaces (or adds) the Ready condition in st.
+func setReady(st *wharfv1.NodeStatus, ready *wharfv1.NodeCondition) {
+	for i, c := range st.GetConditions() {
+		if c.GetType() == "Ready" {
+			st.Conditions[i] = ready
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, ready)
+}

@@ -1,0 +1,198 @@
+package nodelifecycle_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/daemon/nodelifecycle"
+	"github.com/wharfhq/wharf/sdk/client"
+	"github.com/wharfhq/wharf/testing/wharftest"
+)
+
+func node(name, ready string, heartbeat time.Time, taints ...*wharfv1.Taint) *wharfv1.Node {
+	n := &wharfv1.Node{
+		Metadata: &wharfv1.ObjectMeta{Name: name},
+		Spec:     &wharfv1.NodeSpec{Taints: taints},
+	}
+	if ready != "" {
+		n.Status = &wharfv1.NodeStatus{Conditions: []*wharfv1.NodeCondition{{
+			Type: "Ready", Status: ready, Reason: "AgentReady",
+			LastHeartbeatTime: timestamppb.New(heartbeat), LastTransitionTime: timestamppb.New(heartbeat),
+		}}}
+	}
+	return n
+}
+
+// create creates n with its status (which Create does not take).
+func create(t *testing.T, c *client.Client, n *wharfv1.Node) {
+	t.Helper()
+	out, err := c.Nodes().Create(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Status != nil {
+		out.Status = n.Status
+		if _, err := c.Nodes().UpdateStatus(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// state is a node's Ready status and reason, and its taints.
+func state(n *wharfv1.Node) string {
+	s := "no Ready condition"
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			s = c.GetStatus() + "/" + c.GetReason()
+		}
+	}
+	var taints []string
+	for _, t := range n.GetSpec().GetTaints() {
+		taints = append(taints, t.GetKey()+":"+t.GetEffect())
+	}
+	slices.Sort(taints)
+	return fmt.Sprintf("%s %v", s, taints)
+}
+
+func waitState(t *testing.T, c *client.Client, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := c.Nodes().Get(context.Background(), "", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := state(n); got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s: %s, want %s", name, state(n), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// beat renews the Ready condition of the named nodes every 50ms, as their
+// agents would, until the test ends; set changes the set.
+type beater struct {
+	mu    sync.Mutex
+	nodes map[string]bool
+}
+
+func (b *beater) set(name string, on bool) {
+	b.mu.Lock()
+	b.nodes[name] = on
+	b.mu.Unlock()
+}
+
+func startBeating(t *testing.T, c *client.Client, names ...string) *beater {
+	b := &beater{nodes: map[string]bool{}}
+	for _, n := range names {
+		b.nodes[n] = true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			b.mu.Lock()
+			var names []string
+			for n, on := range b.nodes {
+				if on {
+					names = append(names, n)
+				}
+			}
+			b.mu.Unlock()
+			for _, name := range names {
+				n, err := c.Nodes().Get(ctx, "", name)
+				if err != nil {
+					continue
+				}
+				n.Status = node(name, "True", time.Now()).Status
+				c.Nodes().UpdateStatus(ctx, n) // a conflict: next time
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return b
+}
+
+// A node whose agent stops posting status goes Ready=Unknown and takes an
+// unreachable NoSchedule taint, a node whose agent says it is not ready a
+// not-ready one; the taints go when the node is Ready again, and taints
+// of the user's stay.
+func TestNodeLifecycle(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	now := time.Now()
+	dedicated := &wharfv1.Taint{Key: "dedicated", Value: "gpu", Effect: "NoSchedule"}
+	create(t, c, node("alive", "True", now))
+	// Its heartbeat is a day old by its own clock, which is wrong: the
+	// controller goes by its own clock, from when the heartbeat changes.
+	create(t, c, node("skewed", "True", now.Add(-24*time.Hour)))
+	create(t, c, node("silent", "True", now))
+	create(t, c, node("broken", "False", now))
+	create(t, c, node("new", "", time.Time{}))
+	create(t, c, node("dedicated", "True", now, dedicated))
+	beats := startBeating(t, c, "alive", "skewed", "dedicated")
+
+	const grace = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	ctl := nodelifecycle.New(nodelifecycle.Config{Client: c, GracePeriod: grace, MonitorPeriod: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	go func() { defer close(done); ctl.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitState(t, c, "broken", "False/AgentReady [node.kubernetes.io/not-ready:NoSchedule]")
+	waitState(t, c, "silent", "Unknown/NodeStatusUnknown [node.kubernetes.io/unreachable:NoSchedule]")
+	waitState(t, c, "new", "Unknown/NodeStatusNeverUpdated [node.kubernetes.io/unreachable:NoSchedule]")
+	for name, want := range map[string]string{
+		"alive":     "True/AgentReady []",
+		"skewed":    "True/AgentReady []",
+		"dedicated": "True/AgentReady [dedicated:NoSchedule]",
+	} {
+		if n, err := c.Nodes().Get(context.Background(), "", name); err != nil || state(n) != want {
+			t.Errorf("node %s: %s (%v), want %s", name, state(n), err, want)
+		}
+	}
+
+	// The silent node's agent comes back, the broken one's runtime too.
+	for _, name := range []string{"silent", "broken"} {
+		beats.set(name, true)
+		waitState(t, c, name, "True/AgentReady []")
+	}
+
+	// Agents stop: their nodes become unreachable, user taints and all.
+	beats.set("alive", false)
+	beats.set("dedicated", false)
+	waitState(t, c, "alive", "Unknown/NodeStatusUnknown [node.kubernetes.io/unreachable:NoSchedule]")
+	waitState(t, c, "dedicated", "Unknown/NodeStatusUnknown [dedicated:NoSchedule node.kubernetes.io/unreachable:NoSchedule]")
+
+	// It says so in an event.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := c.Events().List(context.Background(), client.ListOptions{Namespace: "default", FieldSelector: "involvedObject.name=alive"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) == 1 && l.Items[0].GetReason() == nodelifecycle.ReasonNodeNotReady {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events about alive: %v", l.Items)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
