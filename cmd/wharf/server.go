@@ -17,6 +17,7 @@ import (
 
 	"github.com/wharfhq/wharf/daemon/apiserver"
 	"github.com/wharfhq/wharf/daemon/nodelifecycle"
+	"github.com/wharfhq/wharf/daemon/podgc"
 	"github.com/wharfhq/wharf/daemon/scheduler"
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/daemon/server"
@@ -134,8 +135,11 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 		_ = d.Shutdown(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
+	// Controllers of node health and of the pods of deleted nodes.
 	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: client.New(d.URL()), GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
 	go func() { _ = lifecycle.Run(ctx) }()
+	gc := podgc.New(podgc.Config{Client: client.New(d.URL()), Logger: log.With("component", "podgc")})
+	go func() { _ = gc.Run(ctx) }()
 	return d, log, nil
 }
 

@@ -22,6 +22,7 @@ var rules = []struct {
 	{"nodes/", []string{"daemon/"}, "the node agent talks to the server only through the API"},
 	{"daemon/scheduler/", []string{"daemon/store"}, "only the API server touches the store"},
 	{"daemon/nodelifecycle/", []string{"daemon/store", "daemon/apiserver"}, "controllers work through the API, as any client"},
+	{"daemon/podgc/", []string{"daemon/store", "daemon/apiserver"}, "controllers work through the API, as any client"},
 }
 
 type pkg struct {
