@@ -11,20 +11,28 @@ import (
 	"github.com/wharfhq/wharf/daemon/store"
 )
 
-// An event expires a TTL after the latest of its creation, lastTimestamp
-// and eventTime; the others stay.
-func TestExpireEvents(t *testing.T) {
+// newTTLServer returns a Server with the event TTL over a store in a temp
+// dir, and a context to call it with.
+func newTTLServer(t *testing.T, ttl time.Duration) (*Server, context.Context) {
+	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := WithUser(context.Background(), systemUser)
-	s, err := New(ctx, st, WithEventTTL(time.Hour))
+	s, err := New(ctx, st, WithEventTTL(ttl))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	return s, ctx
+}
+
+// An event expires a TTL after the latest of its creation, lastTimestamp
+// and eventTime; the others stay.
+func TestExpireEvents(t *testing.T) {
+	s, ctx := newTTLServer(t, time.Hour)
 	now := time.Now()
 	event := func(name string, last, eventTime time.Time) {
 		t.Helper()
@@ -73,17 +81,7 @@ func TestExpireEvents(t *testing.T) {
 
 // Sweeps read the events a page at a time.
 func TestExpireEventsPages(t *testing.T) {
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := WithUser(context.Background(), systemUser)
-	s, err := New(ctx, st, WithEventTTL(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, ctx := newTTLServer(t, time.Minute)
 	const events = eventSweepPage*2 + 7
 	for i := range events {
 		ev := &wharfv1.Event{Metadata: &wharfv1.ObjectMeta{GenerateName: "e-", Namespace: "default"},
