@@ -14,9 +14,11 @@
 // node.kubernetes.io/not-ready while it is False (the agent says its
 // container runtime does not answer). The scheduler's TaintToleration
 // filter then places no new pod there unless the pod tolerates the taint;
-// the taint goes as soon as the agent posts Ready=True again. Pods already
-// on the node are left alone (Kubernetes evicts them after five minutes
-// with a NoExecute taint; Wharf does not yet).
+// the taint goes as soon as the agent posts Ready=True again. When a node
+// becomes unreachable, the Ready condition of its pods turns False: nobody
+// can vouch for them (the agent sets it again when it is back). The pods
+// themselves stay (Kubernetes evicts them after five minutes with a
+// NoExecute taint; Wharf does not yet).
 //
 // It runs in the server process (wharf server, wharf up) against the API,
 // like the scheduler.
@@ -25,6 +27,7 @@ package nodelifecycle
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -83,6 +86,9 @@ type Controller struct {
 type heartbeat struct {
 	posted   time.Time // lastHeartbeatTime, as the node wrote it
 	observed time.Time // when the controller saw it change
+	// podsMarked: the node's pods were marked not ready since it last was
+	// Ready.
+	podsMarked bool
 }
 
 // New returns a controller; Run runs it.
@@ -173,6 +179,18 @@ func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
 	if ready == nil {
 		return // not posted yet: staleReady marks it Unknown after the grace period
 	}
+	if hb := c.seen[name]; hb != nil {
+		switch {
+		case ready.GetStatus() == "True":
+			hb.podsMarked = false
+		case ready.GetStatus() == "Unknown" && !hb.podsMarked:
+			err := c.markPodsNotReady(ctx, name)
+			if err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Warn("marking the pods of an unreachable node not ready failed; will retry", "node", name, "err", err)
+			}
+			hb.podsMarked = err == nil
+		}
+	}
 	want := wantTaint(ready.GetStatus())
 	taints := n.GetSpec().GetTaints()
 	keep := slices.DeleteFunc(slices.Clone(taints), func(t *wharfv1.Taint) bool {
@@ -194,6 +212,34 @@ func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
 	if _, err := c.cfg.Client.Nodes().Update(ctx, next); err != nil && !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
 		c.cfg.Logger.Warn("updating a node's readiness taints failed; will retry", "node", name, "err", err)
 	}
+}
+
+// markPodsNotReady sets the Ready condition of the pods on node to False.
+func (c *Controller) markPodsNotReady(ctx context.Context, node string) error {
+	pods := c.cfg.Client.Pods()
+	l, err := pods.List(ctx, client.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return err
+	}
+	now := timestamppb.Now()
+	var errs []error
+	for _, p := range l.Items {
+		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+			continue
+		}
+		i := slices.IndexFunc(p.GetStatus().GetConditions(), func(c *wharfv1.PodCondition) bool {
+			return c.GetType() == "Ready" && c.GetStatus() != "False"
+		})
+		if i < 0 {
+			continue
+		}
+		p.Status.Conditions[i] = &wharfv1.PodCondition{Type: "Ready", Status: "False", LastTransitionTime: now,
+			Reason: ReasonNodeNotReady, Message: "the pod's node " + node + " is unreachable"}
+		if _, err := pods.UpdateStatus(ctx, p); err != nil && !client.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // staleReady returns the Unknown Ready condition n should have, or nil

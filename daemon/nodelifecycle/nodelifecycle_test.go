@@ -147,6 +147,19 @@ func TestNodeLifecycle(t *testing.T) {
 	create(t, c, node("new", "", time.Time{}))
 	create(t, c, node("dedicated", "True", now, dedicated))
 	beats := startBeating(t, c, "alive", "skewed", "dedicated")
+	for _, p := range []struct{ name, node string }{{"web-on-silent", "silent"}, {"web-on-alive", "alive"}} {
+		created, err := c.Pods().Create(context.Background(), &wharfv1.Pod{
+			Metadata: &wharfv1.ObjectMeta{Name: p.name, Namespace: "default"},
+			Spec:     &wharfv1.PodSpec{NodeName: p.node, Containers: []*wharfv1.Container{{Name: "web", Image: "web:1"}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.Status = &wharfv1.PodStatus{Phase: "Running", Conditions: []*wharfv1.PodCondition{{Type: "Ready", Status: "True"}}}
+		if _, err := c.Pods().UpdateStatus(context.Background(), created); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	const grace = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
@@ -158,6 +171,29 @@ func TestNodeLifecycle(t *testing.T) {
 	waitState(t, c, "broken", "False/AgentReady [node.kubernetes.io/not-ready:NoSchedule]")
 	waitState(t, c, "silent", "Unknown/NodeStatusUnknown [node.kubernetes.io/unreachable:NoSchedule]")
 	waitState(t, c, "new", "Unknown/NodeStatusNeverUpdated [node.kubernetes.io/unreachable:NoSchedule]")
+	// The pods of the unreachable node are not ready any more; the others are.
+	for name, want := range map[string]string{"web-on-silent": "Running False/NodeNotReady", "web-on-alive": "Running True/"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p, err := c.Pods().Get(context.Background(), "default", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.GetStatus().GetPhase()
+			for _, c := range p.GetStatus().GetConditions() {
+				if c.GetType() == "Ready" {
+					got += " " + c.GetStatus() + "/" + c.GetReason()
+				}
+			}
+			if got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s: %s, want %s", name, got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	for name, want := range map[string]string{
 		"alive":     "True/AgentReady []",
 		"skewed":    "True/AgentReady []",
