@@ -263,6 +263,23 @@ func TestProbes(t *testing.T) {
 		e.create(t, p)
 		e.waitPod(t, "ready-http", "Ready", ready)
 	})
+	t.Run("status_written_by_others", func(t *testing.T) {
+		t.Parallel()
+		// The server marks the pods of an unreachable node not ready; the
+		// agent, back, writes what it knows again (at its next resync of
+		// the pod at the latest).
+		e.create(t, e.pod("vouched", "sleep"))
+		p := e.waitPod(t, "vouched", "Ready", ready)
+		for _, c := range p.GetStatus().GetConditions() {
+			if c.GetType() == "Ready" {
+				c.Status, c.Reason = "False", "NodeNotReady"
+			}
+		}
+		if _, err := e.c.Pods().UpdateStatus(ctx(t), p); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPod(t, "vouched", "Ready again", ready)
+	})
 	t.Run("readiness_fails", func(t *testing.T) {
 		t.Parallel()
 		port := freePort(t)
