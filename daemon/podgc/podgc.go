@@ -10,6 +10,11 @@
 // the node really is gone, then marks the pod Failed with a DisruptionTarget
 // condition saying why and deletes it at once.
 //
+// It also bounds the pods that finished (phase Succeeded or Failed): past
+// TerminatedThreshold of them (12,500 by default, Kubernetes'
+// terminated-pod-gc-threshold), the oldest are deleted, so that a cluster
+// that runs short jobs for months does not keep every one.
+//
 // It runs in the server process (wharf server, wharf up) against the API.
 package podgc
 
@@ -17,6 +22,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +40,8 @@ const (
 	DefaultQuarantine = 40 * time.Second
 	// DefaultPeriod is how often pods are looked at.
 	DefaultPeriod = 20 * time.Second
+	// DefaultTerminatedThreshold is how many finished pods are kept.
+	DefaultTerminatedThreshold = 12500
 )
 
 // ReasonDeletionByPodGC is the reason of the DisruptionTarget condition a
@@ -45,7 +53,10 @@ type Config struct {
 	Client     *client.Client
 	Quarantine time.Duration // default DefaultQuarantine
 	Period     time.Duration // default DefaultPeriod
-	Logger     *slog.Logger
+	// TerminatedThreshold is how many finished pods are kept (default
+	// DefaultTerminatedThreshold; negative keeps them all).
+	TerminatedThreshold int
+	Logger              *slog.Logger
 }
 
 // Collector is the pod garbage collector.
@@ -62,6 +73,7 @@ type Collector struct {
 func New(cfg Config) *Collector {
 	cfg.Quarantine = cmp.Or(cfg.Quarantine, DefaultQuarantine)
 	cfg.Period = cmp.Or(cfg.Period, DefaultPeriod)
+	cfg.TerminatedThreshold = cmp.Or(cfg.TerminatedThreshold, DefaultTerminatedThreshold)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -90,6 +102,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			c.collect(ctx, time.Now())
+			c.collectTerminated(ctx)
 		}
 	}
 }
@@ -131,6 +144,44 @@ func (c *Collector) collect(ctx context.Context, now time.Time) {
 			}
 		}
 	}
+}
+
+// collectTerminated deletes the oldest finished pods past the threshold.
+func (c *Collector) collectTerminated(ctx context.Context) {
+	if c.cfg.TerminatedThreshold < 0 {
+		return
+	}
+	var done []*wharfv1.Pod
+	for _, p := range c.pods.List() {
+		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+			done = append(done, p)
+		}
+	}
+	excess := len(done) - c.cfg.TerminatedThreshold
+	if excess <= 0 {
+		return
+	}
+	slices.SortFunc(done, func(a, b *wharfv1.Pod) int {
+		return cmp.Or(
+			a.GetMetadata().GetCreationTimestamp().AsTime().Compare(b.GetMetadata().GetCreationTimestamp().AsTime()),
+			cmp.Compare(key(a), key(b)))
+	})
+	zero := int64(0)
+	deleted := 0
+	for _, p := range done[:excess] {
+		m := p.GetMetadata()
+		_, err := c.cfg.Client.Pods().Delete(ctx, m.GetNamespace(), m.GetName(), client.DeleteOptions{ResourceVersion: m.GetResourceVersion(), GracePeriodSeconds: &zero})
+		switch {
+		case err == nil:
+			deleted++
+		case client.IsNotFound(err), client.IsConflict(err):
+		case ctx.Err() != nil:
+			return
+		default:
+			c.cfg.Logger.Warn("deleting a finished pod failed; will retry", "pod", key(p), "err", err)
+		}
+	}
+	c.cfg.Logger.Info("deleted the oldest finished pods", "deleted", deleted, "kept", c.cfg.TerminatedThreshold)
 }
 
 // delete marks p Failed, as disrupted by the collector, and deletes it at

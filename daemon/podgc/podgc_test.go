@@ -2,7 +2,9 @@ package podgc_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,5 +97,45 @@ func TestCollectsPodsOfDeletedNodes(t *testing.T) {
 		if _, err := c.Pods().Get(ctx, "default", name); err != nil {
 			t.Errorf("%s: %v, want it kept", name, err)
 		}
+	}
+}
+
+// Past the threshold of finished pods, the oldest finished ones go.
+func TestCollectsOldestFinishedPods(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	ctx := context.Background()
+	for i, phase := range []string{"Succeeded", "Running", "Failed", "Succeeded", "Failed"} {
+		p, err := c.Pods().Create(ctx, pod(fmt.Sprintf("p%d", i), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status = &wharfv1.PodStatus{Phase: phase}
+		if _, err := c.Pods().UpdateStatus(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	gc := podgc.New(podgc.Config{Client: c, Period: 20 * time.Millisecond, TerminatedThreshold: 2, Logger: slog.New(slog.DiscardHandler)})
+	go func() { defer close(done); gc.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range l.Items {
+			names = append(names, p.GetMetadata().GetName())
+		}
+		if slices.Equal(names, []string{"p1", "p3", "p4"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pods %v, want p1 (running) and the two newest finished, p3 and p4", names)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
