@@ -25,7 +25,7 @@ import (
 //     count grows. Its first occurrence is written at once; repeats are
 //     counted and written together at most once per Interval, so a probe
 //     failing every second costs a write per Interval, and no count is
-//     lost.
+//     lost while Run runs (repeats not yet written when it stops are).
 //   - An object's (type, reason) that comes with more than MaxSimilar
 //     different messages within SimilarWindow (an error that names a new
 //     port, path or duration each time) gets one more Event for the rest,
