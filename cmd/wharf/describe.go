@@ -644,10 +644,6 @@ func (d *describer) events(events []*wharfv1.Event) {
 	d.w(1, "Type\tReason\tAge\tFrom\tMessage\n")
 	d.w(1, "----\t------\t----\t----\t-------\n")
 	for _, e := range events {
-		age := humanDuration(d.now.Sub(eventTime(e).AsTime()))
-		if e.GetCount() > 1 && e.GetFirstTimestamp() != nil {
-			age = fmt.Sprintf("%s (x%d over %s)", age, e.GetCount(), humanDuration(d.now.Sub(e.GetFirstTimestamp().AsTime())))
-		}
-		d.w(1, "%s\t%s\t%s\t%s\t%s\n", e.GetType(), e.GetReason(), age, eventSource(e), strings.TrimSpace(e.GetMessage()))
+		d.w(1, "%s\t%s\t%s\t%s\t%s\n", e.GetType(), e.GetReason(), eventAge(d.now, e), eventSource(e), strings.TrimSpace(e.GetMessage()))
 	}
 }

@@ -133,7 +133,7 @@ func (p printer) row(obj client.Object) []string {
 		}
 		r = append(r, m.GetName(), phase, p.age(m.GetCreationTimestamp()))
 	case *wharfv1.Event:
-		r = append(r, p.age(eventTime(o)), o.GetType(), o.GetReason(), involvedObject(o.GetInvolvedObject()), o.GetMessage())
+		r = append(r, eventAge(p.now, o), o.GetType(), o.GetReason(), involvedObject(o.GetInvolvedObject()), o.GetMessage())
 	default:
 		r = append(r, m.GetName(), p.age(m.GetCreationTimestamp()))
 	}
@@ -366,6 +366,17 @@ func nodeGPUs(n *wharfv1.Node) string {
 		return fmt.Sprintf("%d (%s)", len(gpus), gpus[0].GetModel())
 	}
 	return strconv.Itoa(len(gpus))
+}
+
+// eventAge is how long ago an event last happened, and, for one that
+// happened several times, how often since when: "5s (x12 over 3m)", as
+// kubectl prints it.
+func eventAge(now time.Time, e *wharfv1.Event) string {
+	age := humanDuration(now.Sub(eventTime(e).AsTime()))
+	if e.GetCount() > 1 && e.GetFirstTimestamp() != nil {
+		age = fmt.Sprintf("%s (x%d over %s)", age, e.GetCount(), humanDuration(now.Sub(e.GetFirstTimestamp().AsTime())))
+	}
+	return age
 }
 
 // eventTime is when an event last happened.

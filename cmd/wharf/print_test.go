@@ -93,3 +93,26 @@ func TestTableKeepsWidths(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// An event that happened several times says how often since when, as
+// kubectl prints it.
+func TestEventRow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	info, _ := wharfv1.LookupKind("Event")
+	p := printer{info: info, now: now}
+	ev := &wharfv1.Event{
+		Metadata:       &wharfv1.ObjectMeta{Name: "web.1", Namespace: "default"},
+		InvolvedObject: &wharfv1.ObjectReference{Kind: "Pod", Name: "web"},
+		Type:           "Warning", Reason: "Unhealthy", Message: "Readiness probe failed", Count: 1,
+		FirstTimestamp: timestamppb.New(now.Add(-3 * time.Minute)),
+		LastTimestamp:  timestamppb.New(now.Add(-5 * time.Second)),
+	}
+	if got := p.row(ev)[0]; got != "5s" {
+		t.Errorf("once: LAST SEEN %q, want 5s", got)
+	}
+	ev.Count = 12
+	if got := p.row(ev)[0]; got != "5s (x12 over 3m)" {
+		t.Errorf("12 times: LAST SEEN %q, want \"5s (x12 over 3m)\"", got)
+	}
+}
