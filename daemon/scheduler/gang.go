@@ -167,14 +167,14 @@ func (s *Scheduler) rejectGang(g *gang, why string, timeout bool, now time.Time)
 			ap.qp.pod, ap.qp.lastAttempt = cur, now
 			s.q.Requeue(ap.qp, false, now)
 			if timeout {
-				s.rec.warning(podRef(cur), ReasonFailedScheduling, msg, now)
+				s.rec.warning(podRef(cur), ReasonFailedScheduling, msg)
 			}
 		}
 	}
 	if timeout && g.obj != nil {
 		gm := g.obj.GetMetadata()
 		s.rec.warning(&wharfv1.ObjectReference{Kind: "PodGroup", ApiVersion: "scheduling.wharf.dev/v1",
-			Namespace: gm.GetNamespace(), Name: gm.GetName(), Uid: gm.GetUid()}, ReasonFailedScheduling, msg, now)
+			Namespace: gm.GetNamespace(), Name: gm.GetName(), Uid: gm.GetUid()}, ReasonFailedScheduling, msg)
 	}
 	s.log.Info("gang not scheduled", "group", g.key, "why", why, "released", len(waiting), "timeout", timeout)
 	s.gangStatus(g, msg, now)
@@ -194,7 +194,7 @@ func (s *Scheduler) expireWaiting(now time.Time) {
 			s.release(ap)
 			ap.qp.lastAttempt = now
 			s.q.Requeue(ap.qp, false, now)
-			s.rec.unschedulable(ap.qp.key, ap.qp.pod, "a permit plugin did not allow the pod in time", now)
+			s.rec.unschedulable(ap.qp.key, ap.qp.pod, "a permit plugin did not allow the pod in time")
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,13 +19,14 @@ import (
 //
 // Writes go through the API from a few worker goroutines, off the
 // scheduling loop, coalesced by object: a pod's newer condition replaces
-// one not yet written. Event volume is bounded so that a burst of 10,000
-// pods does not double the write load:
+// one not yet written. Events go through a client.EventRecorder, as the
+// node agent's and the plugin host's do. Event volume is bounded so that
+// a burst of 10,000 pods does not double the write load:
 //
-//   - FailedScheduling (Warning) is written per pod when its message
-//     changes; a repeat of the same message only bumps the event's count,
-//     written at most once per EventSeriesInterval (Kubernetes' event
-//     series).
+//   - FailedScheduling (Warning) is written per pod and message; a repeat
+//     of the same message only bumps the event's count, written at most
+//     once per EventSeriesInterval (Kubernetes' event series), and past
+//     ten messages in ten minutes one event combines the rest.
 //   - Scheduled (Normal) is sampled: at most ScheduledEventBurst at once and
 //     ScheduledEventsPerSecond after that. Every bound pod has its
 //     PodScheduled=True condition, written with the binding; the event is
@@ -63,24 +63,14 @@ type recorder struct {
 	order   []string
 	sig     chan struct{}
 
+	// events writes the events (counting repeats, at most one write per
+	// EventSeriesInterval for each).
+	events *client.EventRecorder
+
 	// Scheduled-event token bucket; owned by the binder goroutines.
 	bucketMu sync.Mutex
 	tokens   float64
 	refilled time.Time
-
-	// FailedScheduling series per pod key; owned by the scheduling loop.
-	series map[string]*eventSeries
-}
-
-// eventSeries is a pod's current FailedScheduling event.
-type eventSeries struct {
-	name    string // event object name
-	uid     string // the pod's uid
-	message string
-	count   int32
-	first   time.Time
-	written time.Time // last write of the event
-	wrote   int32     // count last written
 }
 
 func newRecorder(c *client.Client, pods *client.Informer[*wharfv1.Pod], groups *client.Informer[*wharfv1.PodGroup], component string, log *slog.Logger) *recorder {
@@ -89,13 +79,17 @@ func newRecorder(c *client.Client, pods *client.Informer[*wharfv1.Pod], groups *
 		pending: map[string]func(context.Context) error{},
 		sig:     make(chan struct{}, 1),
 		tokens:  ScheduledEventBurst,
-		series:  map[string]*eventSeries{},
+		events: client.NewEventRecorder(client.EventRecorderConfig{
+			Component: component, Interval: EventSeriesInterval,
+			Writers: recorderWorkers, MaxSeries: maxPendingWrites, Logger: log,
+		}),
 	}
 }
 
 // run writes until ctx ends.
 func (r *recorder) run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() { r.events.Run(ctx, r.c) })
 	for range recorderWorkers {
 		wg.Go(func() {
 			for {
@@ -165,8 +159,8 @@ func (r *recorder) enqueue(key string, fn func(context.Context) error) {
 // unschedulable records that pod fits no node: the PodScheduled=False
 // condition (reason Unschedulable) with msg, and a FailedScheduling event.
 // Called from the scheduling loop.
-func (r *recorder) unschedulable(key string, pod *wharfv1.Pod, msg string, now time.Time) {
-	r.failedEvent(key, pod, msg, now)
+func (r *recorder) unschedulable(key string, pod *wharfv1.Pod, msg string) {
+	r.failedEvent(pod, msg)
 	r.condition(key, pod, msg)
 }
 
@@ -201,25 +195,9 @@ func (r *recorder) condition(key string, pod *wharfv1.Pod, msg string) {
 }
 
 // failedEvent writes or counts the pod's FailedScheduling event.
-func (r *recorder) failedEvent(key string, pod *wharfv1.Pod, msg string, now time.Time) {
-	uid := pod.GetMetadata().GetUid()
-	s := r.series[key]
-	if s == nil || s.message != msg || s.uid != uid {
-		s = &eventSeries{name: eventName(pod.GetMetadata().GetName(), now), uid: uid, message: msg, first: now}
-		r.series[key] = s
-	}
-	s.count++
-	if s.wrote > 0 && now.Sub(s.written) < EventSeriesInterval {
-		return
-	}
-	s.written, s.wrote = now, s.count
-	ev := r.event(podRef(pod), s.name, "Warning", ReasonFailedScheduling, msg, s.first, now, s.count)
-	create := s.count == 1
-	r.enqueue("ev/"+key, func(ctx context.Context) error { return r.writeEvent(ctx, ev, create) })
+func (r *recorder) failedEvent(pod *wharfv1.Pod, msg string) {
+	r.events.Event(podRef(pod), "Warning", ReasonFailedScheduling, msg)
 }
-
-// forget drops a pod's event series (the pod was bound or deleted).
-func (r *recorder) forget(key string) { delete(r.series, key) }
 
 // scheduled writes the Normal Scheduled event of a bound pod, when the
 // sampling allows. Called from binder goroutines.
@@ -239,45 +217,12 @@ func (r *recorder) scheduled(b bindItem, now time.Time) {
 	}
 	ref := &wharfv1.ObjectReference{Kind: "Pod", ApiVersion: "v1", Namespace: b.binding.GetNamespace(), Name: b.binding.GetName(), Uid: b.binding.GetUid()}
 	msg := fmt.Sprintf("Successfully assigned %s/%s to %s", b.binding.GetNamespace(), b.binding.GetName(), b.binding.GetNodeName())
-	ev := r.event(ref, eventName(b.binding.GetName(), now), "Normal", ReasonScheduled, msg, now, now, 1)
-	r.enqueue("ev/"+b.key, func(ctx context.Context) error { return r.writeEvent(ctx, ev, true) })
+	r.events.Event(ref, "Normal", ReasonScheduled, msg)
 }
 
-// warning writes a one-off Warning event about ref.
-func (r *recorder) warning(ref *wharfv1.ObjectReference, reason, msg string, now time.Time) {
-	ev := r.event(ref, eventName(ref.GetName(), now), "Warning", reason, msg, now, now, 1)
-	r.enqueue("ev/"+ref.GetKind()+"/"+ref.GetNamespace()+"/"+ev.GetMetadata().GetName(), func(ctx context.Context) error {
-		return r.writeEvent(ctx, ev, true)
-	})
-}
-
-func (r *recorder) event(ref *wharfv1.ObjectReference, name, typ, reason, msg string, first, last time.Time, count int32) *wharfv1.Event {
-	return &wharfv1.Event{
-		Metadata:           &wharfv1.ObjectMeta{Name: name, Namespace: ref.GetNamespace()},
-		InvolvedObject:     ref,
-		Reason:             reason,
-		Message:            msg,
-		Type:               typ,
-		Source:             &wharfv1.EventSource{Component: r.component},
-		FirstTimestamp:     timestamppb.New(first),
-		LastTimestamp:      timestamppb.New(last),
-		Count:              count,
-		ReportingComponent: r.component,
-	}
-}
-
-func (r *recorder) writeEvent(ctx context.Context, ev *wharfv1.Event, create bool) error {
-	if create {
-		_, err := r.c.Events().Create(ctx, ev)
-		if !client.IsAlreadyExists(err) {
-			return err
-		}
-	}
-	_, err := r.c.Events().Update(ctx, ev)
-	if client.IsNotFound(err) {
-		_, err = r.c.Events().Create(ctx, ev)
-	}
-	return err
+// warning writes a Warning event about ref.
+func (r *recorder) warning(ref *wharfv1.ObjectReference, reason, msg string) {
+	r.events.Event(ref, "Warning", reason, msg)
 }
 
 // groupStatus writes a PodGroup's status when it differs.
@@ -311,12 +256,6 @@ func (r *recorder) groupStatus(key, ns, name string, scheduled int32, minMember 
 		})
 		return err
 	})
-}
-
-// eventName is "<object>.<hex nanoseconds>", unique per object as in
-// Kubernetes.
-func eventName(object string, now time.Time) string {
-	return object + "." + strconv.FormatInt(now.UnixNano(), 16)
 }
 
 func podRef(p *wharfv1.Pod) *wharfv1.ObjectReference {

@@ -492,7 +492,6 @@ func (s *Scheduler) applyPod(p *wharfv1.Pod, now time.Time) (move bool) {
 			s.log.Warn("bound pod not counted on its node: its spec does not parse", "pod", key, "err", err)
 		}
 		s.gangMember(p, key, true)
-		s.rec.forget(key)
 		return false
 	}
 	if _, ok := s.assumed[key]; ok || s.cache.isAssumed(key) {
@@ -519,7 +518,6 @@ func schedulerName(p *wharfv1.Pod) string {
 func (s *Scheduler) deletePod(p *wharfv1.Pod, now time.Time) (move bool) {
 	key := objKey(p.GetMetadata())
 	s.q.Delete(key)
-	s.rec.forget(key)
 	if ap := s.assumed[key]; ap != nil && ap.waiting {
 		s.release(ap)
 		move = true
@@ -541,7 +539,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod, now time.Tim
 	if err != nil {
 		msg := "the pod cannot be scheduled until its spec is fixed: " + err.Error()
 		s.q.Requeue(qp, true, now)
-		s.rec.unschedulable(qp.key, qp.pod, msg, now)
+		s.rec.unschedulable(qp.key, qp.pod, msg)
 		return
 	}
 	state := framework.NewCycleState()
@@ -560,7 +558,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod, now time.Tim
 			return
 		}
 		s.q.Requeue(qp, true, now)
-		s.rec.unschedulable(qp.key, qp.pod, fe.Error(), now)
+		s.rec.unschedulable(qp.key, qp.pod, fe.Error())
 		if g != nil && len(g.waiting) > 0 {
 			s.rejectGang(g, fmt.Sprintf("member %s fits no node", qp.key), false, now)
 		}
@@ -598,7 +596,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod, now time.Tim
 	default:
 		s.release(ap)
 		s.q.Requeue(qp, true, now)
-		s.rec.unschedulable(qp.key, qp.pod, st.Message(), now)
+		s.rec.unschedulable(qp.key, qp.pod, st.Message())
 	}
 }
 
@@ -762,7 +760,6 @@ func (s *Scheduler) bound(outcomes []bindOutcome, now time.Time) (move bool) {
 				g.bound[o.key] = true
 				s.gangStatus(g, "", now)
 			}
-			s.rec.forget(o.key)
 			continue
 		}
 		s.release(ap)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -40,8 +41,12 @@ type EventRecorder struct {
 	mu      sync.Mutex
 	series  map[string]*eventSeries   // by Event name
 	similar map[string]*similarEvents // by object, type and reason
-	dirty   map[*eventSeries]struct{} // series with occurrences not written
-	dropped int                       // occurrences refused for MaxSeries
+	// Series with occurrences not written: ready to write now, or later,
+	// by when they are due (Interval after their last write).
+	ready   []*eventSeries
+	later   seriesHeap
+	dropped int       // occurrences refused for MaxSeries
+	forgot  time.Time // when old series were last dropped
 }
 
 // EventRecorderConfig configures an EventRecorder. Component is required.
@@ -66,7 +71,10 @@ type EventRecorderConfig struct {
 	// new events are dropped (and counted in a log line) until written
 	// ones age out.
 	MaxSeries int
-	Logger    *slog.Logger
+	// Writers is how many writes run at once (default 1): a component that
+	// records thousands of events in a burst (the scheduler) wants a few.
+	Writers int
+	Logger  *slog.Logger
 }
 
 // eventSeries is one Event: what was written, and what is to be.
@@ -79,6 +87,31 @@ type eventSeries struct {
 	last    time.Time
 	wroteAt time.Time // zero: never written
 	created bool      // ev is in the store, as far as this recorder knows
+	queued  bool      // in ready or later
+	dueAt   time.Time // in later: when it is due
+	index   int       // in later
+}
+
+// seriesHeap orders series by when they are due (container/heap).
+type seriesHeap []*eventSeries
+
+func (h seriesHeap) Len() int           { return len(h) }
+func (h seriesHeap) Less(i, j int) bool { return h[i].dueAt.Before(h[j].dueAt) }
+func (h seriesHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *seriesHeap) Push(x any) {
+	s := x.(*eventSeries)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+func (h *seriesHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
 }
 
 // similarEvents are the messages one object's type and reason came with
@@ -95,6 +128,7 @@ func NewEventRecorder(cfg EventRecorderConfig) *EventRecorder {
 	cfg.MaxSimilar = cmp.Or(cfg.MaxSimilar, 10)
 	cfg.SimilarWindow = cmp.Or(cfg.SimilarWindow, 10*time.Minute)
 	cfg.MaxSeries = cmp.Or(cfg.MaxSeries, 4096)
+	cfg.Writers = max(cfg.Writers, 1)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -103,7 +137,6 @@ func NewEventRecorder(cfg EventRecorderConfig) *EventRecorder {
 		wake:    make(chan struct{}, 1),
 		series:  map[string]*eventSeries{},
 		similar: map[string]*similarEvents{},
-		dirty:   map[*eventSeries]struct{}{},
 	}
 }
 
@@ -166,11 +199,30 @@ func (r *EventRecorder) Event(obj *wharfv1.ObjectReference, typ, reason, message
 	}
 	s.count++
 	s.last, s.message = now, message
-	r.dirty[s] = struct{}{}
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if r.queue(s, now) {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// queue puts s, which has something to write, in ready or later (unless
+// it is in one already), and reports whether the writer should look
+// again: s is ready, or due before what the writer waits for.
+func (r *EventRecorder) queue(s *eventSeries, now time.Time) bool {
+	if s.queued {
+		return false
+	}
+	s.queued = true
+	due := s.wroteAt.Add(r.cfg.Interval)
+	if s.wroteAt.IsZero() || !due.After(now) {
+		r.ready = append(r.ready, s)
+		return true
+	}
+	s.dueAt = due
+	heap.Push(&r.later, s)
+	return r.later[0] == s
 }
 
 // eventName is the Event's name: the object's name and a hash of the
@@ -194,12 +246,19 @@ func (r *EventRecorder) Run(ctx context.Context, c *Client) {
 	defer timer.Stop()
 	for {
 		due, next := r.takeDue(time.Now())
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, r.cfg.Writers)
 		for _, w := range due {
-			if err := r.write(ctx, c, w); err != nil && ctx.Err() == nil {
-				r.cfg.Logger.Debug("writing an event failed; will retry", "event", w.ev.GetMetadata().GetName(), "reason", w.ev.GetReason(), "err", err)
-				r.retry(w)
-			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := r.write(ctx, c, w); err != nil && ctx.Err() == nil {
+					r.cfg.Logger.Debug("writing an event failed; will retry", "event", w.ev.GetMetadata().GetName(), "reason", w.ev.GetReason(), "err", err)
+					r.retry(w)
+				}
+			})
 		}
+		wg.Wait()
 		if len(due) > 0 {
 			continue // more may be due by now
 		}
@@ -227,37 +286,40 @@ type pendingWrite struct {
 func (r *EventRecorder) takeDue(now time.Time) ([]pendingWrite, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	due := r.ready
+	r.ready = nil
+	for len(r.later) > 0 && !r.later[0].dueAt.After(now) {
+		due = append(due, heap.Pop(&r.later).(*eventSeries))
+	}
+	writes := make([]pendingWrite, 0, len(due))
+	for _, s := range due {
+		ev := proto.Clone(s.ev).(*wharfv1.Event)
+		ev.Count = s.count - s.written + ev.GetCount()
+		ev.Message = s.message
+		ev.LastTimestamp = timestamppb.New(s.last)
+		writes = append(writes, pendingWrite{s: s, ev: ev, count: s.count, created: s.created})
+		s.queued, s.wroteAt = false, now // a failed write is retried after Interval
+	}
 	next := time.Hour
-	var due []pendingWrite
-	for s := range r.dirty {
-		at := s.wroteAt.Add(r.cfg.Interval)
-		if s.wroteAt.IsZero() || !at.After(now) {
-			ev := proto.Clone(s.ev).(*wharfv1.Event)
-			ev.Count = s.count - s.written + ev.GetCount()
-			ev.Message = s.message
-			ev.LastTimestamp = timestamppb.New(s.last)
-			due = append(due, pendingWrite{s: s, ev: ev, count: s.count, created: s.created})
-			delete(r.dirty, s)
-			s.wroteAt = now // a failed write is retried after Interval
-			continue
-		}
-		next = min(next, at.Sub(now))
+	if len(r.later) > 0 {
+		next = r.later[0].dueAt.Sub(now)
 	}
 	if r.dropped > 0 {
 		r.cfg.Logger.Warn("events dropped: too many held for writing", "dropped", r.dropped, "held", len(r.series))
 		r.dropped = 0
 	}
-	if len(r.series) >= r.cfg.MaxSeries/2 {
+	if len(r.series) >= r.cfg.MaxSeries/2 && now.Sub(r.forgot) > time.Minute {
 		r.forget(now)
+		r.forgot = now
 	}
-	return due, next
+	return writes, next
 }
 
 // forget drops series written long ago and with nothing pending, and
 // similar-message windows that ended: the Events stay in the store.
 func (r *EventRecorder) forget(now time.Time) {
 	for name, s := range r.series {
-		if _, pending := r.dirty[s]; !pending && now.Sub(s.last) > r.cfg.SimilarWindow {
+		if !s.queued && now.Sub(s.last) > r.cfg.SimilarWindow {
 			delete(r.series, name)
 		}
 	}
@@ -271,7 +333,7 @@ func (r *EventRecorder) forget(now time.Time) {
 // retry puts back a write that failed.
 func (r *EventRecorder) retry(w pendingWrite) {
 	r.mu.Lock()
-	r.dirty[w.s] = struct{}{}
+	r.queue(w.s, time.Now())
 	r.mu.Unlock()
 }
 
