@@ -38,7 +38,7 @@ func (h *Host) Trial(ctx context.Context, name string, module []byte, spec *whar
 	}
 	p := &plugin{name: name}
 	p.sch = &schedulerPlugin{h: h, p: p}
-	p.cur.Store(newVersion(obj, mod, loadKey(obj)))
+	p.cur.Store(newVersion(obj, mod, loadKey(obj), nil))
 	return &Trial{h: h, p: p}, nil
 }
 

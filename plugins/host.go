@@ -264,7 +264,7 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 			return
 		}
 	}
-	v := newVersion(obj, mod, key)
+	v := newVersion(obj, mod, key, old)
 	p.cur.Store(v)
 	h.metrics.loaded.WithLabelValues(name).Set(1)
 	switch {
@@ -336,7 +336,11 @@ func (h *Host) load(ctx context.Context, name string, obj *wharfv1.Plugin) (*was
 	return h.engine.Load(ctx, b, cfg)
 }
 
-func newVersion(obj *wharfv1.Plugin, mod *wasm.Module, key string) *version {
+// newVersion is the version of obj served by mod. A version of the same
+// module (new settings: weight, failurePolicy, rules) keeps old's node
+// cache: the module's instances hold those nodes already, and a new cache
+// would send them all again.
+func newVersion(obj *wharfv1.Plugin, mod *wasm.Module, key string, old *version) *version {
 	s := obj.GetSpec()
 	v := &version{
 		mod:     mod,
@@ -350,6 +354,9 @@ func newVersion(obj *wharfv1.Plugin, mod *wasm.Module, key string) *version {
 		rules:   canonicalRules(s.GetAdmissionRules()),
 		watches: s.GetWatches(),
 		nodes:   newNodeCache(),
+	}
+	if old != nil && old.mod == mod {
+		v.nodes = old.nodes
 	}
 	enabled := s.GetExtensionPoints()
 	if len(enabled) == 0 {

@@ -151,3 +151,19 @@ func testNode(name string) *wharfv1.Node {
 		Status:   &wharfv1.NodeStatus{Allocatable: map[string]string{"cpu": "4", "memory": "8Gi"}},
 	}
 }
+
+// A new version of a plugin on the same module (new settings) keeps the
+// node cache, whose nodes the module's instances hold; a new module starts
+// afresh.
+func TestNewSettingsKeepNodes(t *testing.T) {
+	obj := &wharfv1.Plugin{Metadata: &wharfv1.ObjectMeta{Name: "p"}, Spec: &wharfv1.PluginSpec{ScoreWeight: 1}}
+	mod := &wasm.Module{}
+	first := newVersion(obj, mod, "k", nil)
+	obj.Spec.ScoreWeight = 2
+	if again := newVersion(obj, mod, "k", first); again.nodes != first.nodes || again.weight != 2 {
+		t.Errorf("new settings on the same module: node cache kept %v, weight %d", again.nodes == first.nodes, again.weight)
+	}
+	if upgraded := newVersion(obj, &wasm.Module{}, "k2", first); upgraded.nodes == first.nodes {
+		t.Error("a new module kept the old module's node cache")
+	}
+}
