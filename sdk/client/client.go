@@ -1,6 +1,7 @@
 // Package client is the Go client of Wharf's API: a typed client per kind
-// (c.Pods(), c.Nodes(), ...) with the same verbs for every kind, and
-// informers that keep a local cache current with list + watch.
+// (c.Pods(), c.Nodes(), ...) with the same verbs for every kind, informers
+// that keep a local cache current with list + watch, and an EventRecorder
+// that writes a component's Events the way Kubernetes' recorder does.
 //
 // Anyone may import it: the CLI, the scheduler, controllers, the node
 // agent, and third parties. It must not import daemon/ or nodes/.
