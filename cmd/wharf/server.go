@@ -136,9 +136,10 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 		return nil, nil, err
 	}
 	// Controllers of node health and of the pods of deleted nodes.
-	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: client.New(d.URL()), GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
+	ctl := client.New(d.URL())
+	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
 	go func() { _ = lifecycle.Run(ctx) }()
-	gc := podgc.New(podgc.Config{Client: client.New(d.URL()), Logger: log.With("component", "podgc")})
+	gc := podgc.New(podgc.Config{Client: ctl, Logger: log.With("component", "podgc")})
 	go func() { _ = gc.Run(ctx) }()
 	return d, log, nil
 }

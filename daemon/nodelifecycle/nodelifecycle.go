@@ -191,24 +191,15 @@ func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
 			hb.podsMarked = err == nil
 		}
 	}
-	want := wantTaint(ready.GetStatus())
-	taints := n.GetSpec().GetTaints()
-	keep := slices.DeleteFunc(slices.Clone(taints), func(t *wharfv1.Taint) bool {
-		return (t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady) &&
-			t.GetEffect() == "NoSchedule" && t.GetKey() != want
-	})
-	has := slices.ContainsFunc(keep, func(t *wharfv1.Taint) bool { return t.GetKey() == want && t.GetEffect() == "NoSchedule" })
-	if len(keep) == len(taints) && (want == "" || has) {
+	taints, changed := withReadinessTaint(n.GetSpec().GetTaints(), wantTaint(ready.GetStatus()))
+	if !changed {
 		return
-	}
-	if want != "" && !has {
-		keep = append(keep, &wharfv1.Taint{Key: want, Effect: "NoSchedule", TimeAdded: timestamppb.New(time.Now())})
 	}
 	next := proto.Clone(n).(*wharfv1.Node)
 	if next.Spec == nil {
 		next.Spec = &wharfv1.NodeSpec{}
 	}
-	next.Spec.Taints = keep
+	next.Spec.Taints = taints
 	if _, err := c.cfg.Client.Nodes().Update(ctx, next); err != nil && !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
 		c.cfg.Logger.Warn("updating a node's readiness taints failed; will retry", "node", name, "err", err)
 	}
@@ -291,6 +282,30 @@ func wantTaint(s string) string {
 		return TaintNotReady
 	}
 	return TaintUnreachable
+}
+
+// withReadinessTaint returns taints with want (NoSchedule) as their only
+// readiness taint, none for want "", and whether that changes them; it
+// allocates only then.
+func withReadinessTaint(taints []*wharfv1.Taint, want string) ([]*wharfv1.Taint, bool) {
+	readiness := func(t *wharfv1.Taint) bool {
+		return (t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady) && t.GetEffect() == "NoSchedule"
+	}
+	has, stale := false, false
+	for _, t := range taints {
+		if readiness(t) {
+			has = has || t.GetKey() == want
+			stale = stale || t.GetKey() != want
+		}
+	}
+	if !stale && (want == "" || has) {
+		return taints, false
+	}
+	out := slices.DeleteFunc(slices.Clone(taints), func(t *wharfv1.Taint) bool { return readiness(t) && t.GetKey() != want })
+	if want != "" && !has {
+		out = append(out, &wharfv1.Taint{Key: want, Effect: "NoSchedule", TimeAdded: timestamppb.Now()})
+	}
+	return out, true
 }
 
 // setReady replaces (or adds) the Ready condition in st.

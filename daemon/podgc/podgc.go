@@ -222,5 +222,5 @@ func (c *Collector) delete(ctx context.Context, p *wharfv1.Pod, node string) err
 }
 
 func key(p *wharfv1.Pod) string {
-	return p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
+	return client.Key(p.GetMetadata().GetNamespace(), p.GetMetadata().GetName())
 }

@@ -244,10 +244,10 @@ func eventName(objName string, parts ...string) string {
 func (r *EventRecorder) Run(ctx context.Context, c *Client) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	sem := make(chan struct{}, r.cfg.Writers)
 	for {
 		due, next := r.takeDue(time.Now())
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, r.cfg.Writers)
 		for _, w := range due {
 			sem <- struct{}{}
 			wg.Go(func() {
