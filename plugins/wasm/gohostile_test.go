@@ -3,6 +3,7 @@ package wasm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -72,6 +73,53 @@ func TestHostileGoGuest(t *testing.T) {
 	}
 	if st := m.Stats(); st.Discarded != 4 {
 		t.Errorf("stats %+v; want the 4 instances that timed out or crashed discarded", st)
+	}
+}
+
+// TestGuestCollectsBetweenCalls: a Go guest that holds a large heap and
+// makes garbage with every call collects it when the host calls
+// wharf_collect between calls, and a call that finds the instance
+// collecting waits for it rather than start another instance.
+func TestGuestCollectsBetweenCalls(t *testing.T) {
+	t.Parallel()
+	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := wasm.NewEngine(cacheDir(t), wasm.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Timeouts are not under test: a busy machine must not fail it.
+	m, err := e.Load(context.Background(), bin, wasm.Config{Name: "hostile", MaxInstances: 2, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	call := func(mode string) error {
+		pod, _ := proto.Marshal(&wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Annotations: map[string]string{"hostile": mode}}})
+		req, _ := proto.Marshal(&pluginv1.AdmissionRequest{Kind: "Pod", Object: pod, Operation: pluginv1.Operation_OPERATION_CREATE})
+		resp := &pluginv1.AdmissionResponse{}
+		if err := m.Call(context.Background(), abi.ExportValidate, req, resp); err != nil || !resp.GetAllowed() {
+			return fmt.Errorf("%s: %v, %v", mode, resp, err)
+		}
+		return nil
+	}
+	if err := call("hoard"); err != nil {
+		t.Fatal(err)
+	}
+	before := m.Stats()
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; m.Stats().Collections < before.Collections+3; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d calls that left 32 KiB of garbage each: %+v; want collections", i, m.Stats())
+		}
+		if err := call("litter"); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if st := m.Stats(); st.Created != before.Created || st.Discarded != 0 {
+		t.Errorf("stats %+v, %+v before; want no instance started or discarded", st, before)
 	}
 }
 

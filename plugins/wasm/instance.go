@@ -40,8 +40,10 @@ type instance struct {
 	// nodeSeq is the position in the module's node log this instance has
 	// received (scheduling plugins).
 	nodeSeq uint64
-	// used is when the instance last went back to the pool after a call.
-	used time.Time
+	// used is when the instance last went back to the pool after a call;
+	// calls counts the calls since the last wharf_collect.
+	used  time.Time
+	calls int
 	// nodeBuf and reqBuf are scratch space for node updates and
 	// scheduling requests.
 	nodeBuf, reqBuf []byte

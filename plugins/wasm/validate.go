@@ -56,7 +56,7 @@ func checkModule(c wazero.CompiledModule) error {
 			return err
 		}
 	}
-	for _, name := range []string{abi.ExportMetadata, abi.ExportConfigure} {
+	for _, name := range []string{abi.ExportMetadata, abi.ExportConfigure, abi.ExportCollect} {
 		if err := checkExport(fns, name, false); err != nil {
 			return err
 		}

@@ -68,6 +68,12 @@ const (
 	// (every node, to a fresh instance) through it, and small ones inside
 	// the Filter or Score request.
 	ExportNodes = "wharf_scheduler_nodes"
+	// ExportCollect is () -> i32: the guest may reclaim memory now. The
+	// host calls it now and then between calls, under a long deadline; it
+	// returns 1 when it collected, else 0. A guest with a garbage collector
+	// collects here before its collector would start a collection inside a
+	// call, where it would count against that call's deadline.
+	ExportCollect = "wharf_collect"
 )
 
 // Exports per extension point: each is (ptr i32, len i32) -> i64.
@@ -121,6 +127,7 @@ const (
 	SigAlloc    Signature = "(i32)->i32"
 	SigMetadata Signature = "()->i64"
 	SigCall     Signature = "(i32,i32)->i64"
+	SigCollect  Signature = "()->i32"
 )
 
 // ExportSignature returns the signature an ABI export must have, and
@@ -133,6 +140,8 @@ func ExportSignature(name string) (Signature, bool) {
 		return SigAlloc, true
 	case ExportMetadata:
 		return SigMetadata, true
+	case ExportCollect:
+		return SigCollect, true
 	case ExportConfigure, ExportNodes, ExportMutate, ExportValidate, ExportFilter, ExportScore, ExportReconcile:
 		return SigCall, true
 	}

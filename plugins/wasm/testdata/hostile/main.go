@@ -7,6 +7,8 @@
 //	panic  panic (the SDK turns it into an error reply)
 //	exit   os.Exit(3)
 //	fail   return plugin.Fail(...)
+//	hoard  keep 16 MiB (a plugin's nodes, say), once
+//	litter allocate 32 KiB that the next call drops (garbage, not a leak)
 package main
 
 import (
@@ -19,7 +21,11 @@ import (
 
 type hostile struct{}
 
-var sink [][]byte
+var (
+	sink  [][]byte
+	hoard [][]byte
+	last  []byte
+)
 
 //go:noinline
 func step(i int) int { return i*7 + 1 }
@@ -44,6 +50,12 @@ func (hostile) Validate(req *plugin.AdmissionRequest) error {
 		os.Exit(3)
 	case "fail":
 		return plugin.Fail(errors.New("hostile plugin fails"))
+	case "hoard":
+		for len(hoard) < 1024 {
+			hoard = append(hoard, make([]byte, 16<<10))
+		}
+	case "litter":
+		last = make([]byte, 32<<10)
 	}
 	return nil
 }
