@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -24,6 +23,14 @@ type guest struct {
 	info Info
 	impl any
 	md   *pluginv1.PluginMetadata
+	// impl as each interface it may implement, asserted once: a type
+	// assertion per call is a lookup in the runtime's itab table, code
+	// and data that a scheduling call finds cold.
+	filterer Filter
+	scorer   Scorer
+	idScorer IDScorer
+	selector PodSelector
+	preparer NodePreparer
 
 	// nodes by id, as the host sent them (scheduler plugins).
 	nodes   []*Node
@@ -45,7 +52,13 @@ func newGuest(info Info, impl any) (*guest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &guest{info: info, impl: impl, md: md}, nil
+	g := &guest{info: info, impl: impl, md: md}
+	g.filterer, _ = impl.(Filter)
+	g.scorer, _ = impl.(Scorer)
+	g.idScorer, _ = impl.(IDScorer)
+	g.selector, _ = impl.(PodSelector)
+	g.preparer, _ = impl.(NodePreparer)
+	return g, nil
 }
 
 func init() {
@@ -204,7 +217,7 @@ func (g *guest) applyNodes(b []byte) error {
 			g.nodes[id] = nil
 		}
 	}
-	prep, _ := g.impl.(NodePreparer)
+	prep := g.preparer
 	for _, n := range upserts {
 		id := int(n.ID)
 		if id >= len(g.nodes) {
@@ -280,17 +293,24 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 // of Info.PodResources (when there are any), and the plugin's PodSelector
 // (if it is one) selects it.
 func (g *guest) selects(p *Pod) bool {
-	requests := func(r string) bool { return p.Request(r) != 0 }
-	if rs := g.info.PodResources; len(rs) > 0 && !slices.ContainsFunc(rs, requests) {
-		return false
+	if rs := g.info.PodResources; len(rs) > 0 {
+		requested := false
+		for _, r := range rs {
+			if p.Request(r) != 0 {
+				requested = true
+				break
+			}
+		}
+		if !requested {
+			return false
+		}
 	}
-	sel, ok := g.impl.(PodSelector)
-	return !ok || sel.SelectsPod(p)
+	return g.selector == nil || g.selector.SelectsPod(p)
 }
 
 func (g *guest) filter(b []byte) []byte {
-	f, ok := g.impl.(Filter)
-	if !ok {
+	f := g.filterer
+	if f == nil {
 		return errorResponse(abi.ExportFilter, g.md.GetName()+" does not implement scheduler.filter")
 	}
 	selected, err := g.schedRequest(b, false)
@@ -332,11 +352,11 @@ func (g *guest) filter(b []byte) []byte {
 var skipResponse = protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 1)
 
 func (g *guest) score(b []byte) []byte {
-	s, ok := g.impl.(Scorer)
-	if !ok {
+	s, is := g.scorer, g.idScorer
+	if s == nil {
 		return errorResponse(abi.ExportScore, g.md.GetName()+" does not implement scheduler.score")
 	}
-	is, byID := s.(IDScorer)
+	byID := is != nil
 	selected, err := g.schedRequest(b, byID) // ids checked here for an IDScorer
 	if err != nil {
 		return errorResponse(abi.ExportScore, "ScoreRequest: "+err.Error())
@@ -363,7 +383,8 @@ func (g *guest) score(b []byte) []byte {
 		err = g.pod.err
 	}
 	switch {
-	case errors.Is(err, ErrSkip):
+	case err == nil:
+	case err == ErrSkip || errors.Is(err, ErrSkip):
 		return skipResponse
 	case err != nil:
 		return errorResponse(abi.ExportScore, err.Error())

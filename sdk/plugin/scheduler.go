@@ -32,12 +32,23 @@ type Pod struct {
 	reqsDecoded         bool
 	obj                 *wharfv1.Pod
 	err                 error // the first decoding error
+
+	// seen are strings Label and Annotation returned before, kept across
+	// calls: pods of one workload carry the same values, and returning the
+	// string from before does not allocate.
+	seen     [4]string
+	seenNext int
 }
 
-// reset makes p the pod of a new request, keeping its maps for reuse.
+// reset makes p the pod of a new request, keeping its maps and seen for
+// reuse. Field by field: assigning a whole Pod clears it through the
+// runtime, code that a scheduling call would find cold.
 func (p *Pod) reset() {
-	clear(p.requests)
-	*p = Pod{requests: p.requests[:0], labels: p.labels, annotations: p.annotations, reqs: p.reqs}
+	p.raw = nil
+	p.requests = p.requests[:0]
+	p.metaDecoded, p.reqsDecoded = false, false
+	p.name, p.namespace = "", ""
+	p.obj, p.err = nil, nil
 }
 
 // Name is the pod's metadata.name.
@@ -70,8 +81,22 @@ func (p *Pod) metaEntry(num protowire.Number, decoded map[string]string, key str
 		return "", false
 	}
 	v, ok, err := podMetaEntry(p.raw, num, key)
-	p.fail(err)
-	return v, ok
+	if err != nil {
+		p.fail(err)
+		return "", false
+	}
+	if !ok {
+		return "", false
+	}
+	for _, s := range p.seen {
+		if s == string(v) {
+			return s, true
+		}
+	}
+	s := string(v)
+	p.seen[p.seenNext] = s
+	p.seenNext = (p.seenNext + 1) % len(p.seen)
+	return s, true
 }
 
 // Request returns one of the pod's requests parsed to an integer: "cpu" in

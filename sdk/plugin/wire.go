@@ -26,9 +26,10 @@ type schedFields struct {
 	ids, updates [][]byte
 }
 
+// reset empties f. The views left past the lengths are of request
+// buffers, which the guest keeps anyway; clearing them would cost a call
+// into the runtime.
 func (f *schedFields) reset() {
-	clear(f.ids)
-	clear(f.updates)
 	f.ids, f.updates = f.ids[:0], f.updates[:0]
 }
 
@@ -136,14 +137,14 @@ func decodePodMeta(b []byte, pod *Pod) error {
 
 // podMetaEntry finds key in the labels (num 9) or annotations (10) of an
 // encoded pod, without decoding the others.
-func podMetaEntry(b []byte, num protowire.Number, key string) (val string, ok bool, err error) {
+func podMetaEntry(b []byte, num protowire.Number, key string) (val []byte, ok bool, err error) {
 	err = walkPodMeta(b, func(n protowire.Number, v []byte) error {
 		if n != num {
 			return nil
 		}
 		k, vb, err := stringEntry(v)
 		if err == nil && string(k) == key {
-			val, ok = string(vb), true // the last entry wins, as in protobuf
+			val, ok = vb, true // the last entry wins, as in protobuf
 		}
 		return err
 	})

@@ -432,3 +432,44 @@ func TestPodNotKeptAcrossCalls(t *testing.T) {
 		t.Errorf("seen %s, want [1:true:2:1 :false:0:0 :false:1:0]", got)
 	}
 }
+
+type keepingScorer struct{ kept []string }
+
+func (s *keepingScorer) Score(pod *Pod, nodes []*Node, scores []int64) error {
+	v, _ := pod.Annotation("model")
+	s.kept = append(s.kept, v) // against the doc's advice: must still hold
+	return nil
+}
+
+// TestAnnotationValuesAcrossCalls: the values Label and Annotation return
+// are right from call to call, when they repeat (the SDK returns the
+// string it returned before) and when more distinct values come than it
+// remembers; and a value a plugin keeps does not change with later calls.
+func TestAnnotationValuesAcrossCalls(t *testing.T) {
+	impl := &keepingScorer{}
+	g, err := newGuest(Info{Name: "keep", Version: "1"}, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := proto.Marshal(&pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{{Id: 1, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n"}}}}})
+	g.Call(abi.ExportNodes, up)
+	var want []string
+	for i := range 20 {
+		v := fmt.Sprintf("model-%d", []int{0, 0, 1, 2, 3, 4, 5, 1, 0, 6}[i%10])
+		if i%7 == 6 {
+			v = "" // no annotation
+		}
+		want = append(want, v)
+		meta := &wharfv1.ObjectMeta{Name: "p"}
+		if v != "" {
+			meta.Annotations = map[string]string{"model": v}
+		}
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: meta}, Nodes: []uint32{1}})
+		if resp := g.Call(abi.ExportScore, b); len(resp) > 0 && resp[0] != 0x0a {
+			t.Fatalf("call %d: %x", i, resp)
+		}
+	}
+	if got := fmt.Sprint(impl.kept); got != fmt.Sprint(want) {
+		t.Errorf("kept %v\nwant %v", got, want)
+	}
+}
