@@ -11,6 +11,7 @@ import (
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/plugins/wasm"
+	"github.com/wharfhq/wharf/sdk/plugin/abi"
 	"github.com/wharfhq/wharf/testing/cputime"
 )
 
@@ -80,5 +81,53 @@ func BenchmarkScoreInScheduler(b *testing.B) {
 				b.ReportMetric(float64(took.Nanoseconds())/float64(b.N), "call-ns/op")
 			})
 		}
+	}
+}
+
+// BenchmarkScoreHostPath is BenchmarkScoreInScheduler's call with a
+// hand-written module that answers at once (ScoreResponse{skip: true}):
+// what the host and wazero cost per call, encoding the pod and 750 node
+// ids included, without a guest's runtime. Against the Go scorer's cold
+// figure it says how much of a call is the guest's.
+func BenchmarkScoreHostPath(b *testing.B) {
+	for _, cache := range []string{"warm", "cold"} {
+		b.Run("cache="+cache, func(b *testing.B) {
+			spec := modSpec{
+				memPages: 2,
+				funcs: []fn{
+					{name: abi.ExportMarker},
+					{name: abi.ExportAlloc, params: []byte{i32}, results: []byte{i32}, body: i32c(1024)},
+					{name: abi.ExportScore, params: []byte{i32, i32}, results: []byte{i64}, body: packed(8192, 2)},
+					{name: abi.ExportNodes, params: []byte{i32, i32}, results: []byte{i64}, body: i64c(0)},
+				},
+				data:    map[uint32][]byte{8192: {0x10, 0x01}}, // skip: true
+				section: `{"name":"skip","version":"1","abiVersion":3,"extensionPoints":["scheduler.score"]}`,
+			}
+			m, err := newEngine(b).Load(context.Background(), spec.bytes(), wasm.Config{Name: "skip", MaxInstances: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			pod, idl := gpuPod(b), ids(750)
+			scores := make([]int64, len(idl))
+			var flush []byte
+			if cache == "cold" {
+				flush = make([]byte, 32<<20)
+			}
+			defer cputime.LockThread()()
+			b.ResetTimer()
+			var took time.Duration
+			for range b.N {
+				for j := 0; j < len(flush); j += 64 {
+					flush[j]++
+				}
+				start := time.Now()
+				if skip, err := m.Score(context.Background(), pod, idl, scores); err != nil || !skip {
+					b.Fatal(skip, err)
+				}
+				took += time.Since(start)
+			}
+			b.ReportMetric(float64(took.Nanoseconds())/float64(b.N), "call-ns/op")
+		})
 	}
 }
