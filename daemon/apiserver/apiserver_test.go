@@ -829,3 +829,47 @@ func TestEventsExpire(t *testing.T) {
 		t.Errorf("/metrics does not count the expired event:\n%s", b)
 	}
 }
+
+// TestDefaultTolerations: a pod tolerates its node being not ready or
+// unreachable for 300 seconds unless it says otherwise, as Kubernetes'
+// DefaultTolerationSeconds admission has it.
+func TestDefaultTolerations(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	minute := int64(60)
+	for _, tc := range []struct {
+		name string
+		own  []*wharfv1.Toleration
+		want string
+	}{
+		{"plain", nil, "node.kubernetes.io/not-ready:Exists:NoExecute:300 node.kubernetes.io/unreachable:Exists:NoExecute:300"},
+		{"own-unreachable", []*wharfv1.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &minute}},
+			"node.kubernetes.io/unreachable:Exists:NoExecute:60 node.kubernetes.io/not-ready:Exists:NoExecute:300"},
+		{"tolerates-all", []*wharfv1.Toleration{{Operator: "Exists"}}, ":Exists::-"},
+		{"other-taint", []*wharfv1.Toleration{{Key: "gpu", Value: "true", Effect: "NoSchedule"}},
+			"gpu:Equal:NoSchedule:- node.kubernetes.io/not-ready:Exists:NoExecute:300 node.kubernetes.io/unreachable:Exists:NoExecute:300"},
+	} {
+		in := pod(tc.name, nil)
+		in.Spec.Tolerations = tc.own
+		p, err := c.Pods().Create(ctx(t), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tol := range p.GetSpec().GetTolerations() {
+			secs := "-"
+			if tol.TolerationSeconds != nil {
+				secs = fmt.Sprint(tol.GetTolerationSeconds())
+			}
+			got = append(got, fmt.Sprintf("%s:%s:%s:%s", tol.GetKey(), tol.GetOperator(), tol.GetEffect(), secs))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: tolerations %v, want %s", tc.name, got, tc.want)
+		}
+		// Applying the same manifest again changes nothing.
+		again, err := c.Pods().Apply(ctx(t), in)
+		if err != nil || again.Changed || again.Object.GetMetadata().GetResourceVersion() != p.GetMetadata().GetResourceVersion() {
+			t.Errorf("%s: re-apply: %v, resourceVersion %s -> %s", tc.name, err, p.GetMetadata().GetResourceVersion(), again.Object.GetMetadata().GetResourceVersion())
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // Package nodelifecycle watches the nodes' heartbeats, as Kubernetes' node
 // lifecycle controller does, so that a node whose agent died stops taking
-// pods.
+// pods and, after a while, gives its pods up.
 //
 // A node agent renews its Ready condition every few seconds
 // (lastHeartbeatTime). When a node's Ready condition has not been renewed
@@ -8,17 +8,27 @@
 // to Unknown. As in Kubernetes, the grace period runs on the controller's
 // clock, from when it last saw the heartbeat change, not from the time the
 // node wrote: a node's clock may be off, and a restarted server gives every
-// node a full grace period before judging it. A node that is not
-// Ready carries a NoSchedule taint the controller keeps in step with the
-// condition: node.kubernetes.io/unreachable while Ready is Unknown,
+// node a full grace period before judging it.
+//
+// A node that is not Ready carries two taints the controller keeps in step
+// with the condition, one NoSchedule and one NoExecute:
+// node.kubernetes.io/unreachable while Ready is Unknown,
 // node.kubernetes.io/not-ready while it is False (the agent says its
-// container runtime does not answer). The scheduler's TaintToleration
-// filter then places no new pod there unless the pod tolerates the taint;
-// the taint goes as soon as the agent posts Ready=True again. When a node
-// becomes unreachable, the Ready condition of its pods turns False: nobody
-// can vouch for them (the agent sets it again when it is back). The pods
-// themselves stay (Kubernetes evicts them after five minutes with a
-// NoExecute taint; Wharf does not yet).
+// container runtime does not answer). The taints go as soon as the agent
+// posts Ready=True again. The scheduler's TaintToleration filter places no
+// new pod there unless the pod tolerates the taint. When a node becomes
+// unreachable, the Ready condition of its pods turns False: nobody can
+// vouch for them (the agent sets it again when it is back).
+//
+// NoExecute taints evict, as Kubernetes' taint eviction does: a pod on a
+// node with a NoExecute taint it does not tolerate is deleted at once
+// (gracefully: the node's agent stops it when it can), and one that
+// tolerates it for tolerationSeconds is deleted that long after the taint
+// came (or the pod, if later). The server gives every pod tolerations of
+// the two readiness taints for 300 seconds unless it has its own, so the
+// pods of a dead node go after five minutes and the pods of a node that
+// comes back within them stay. This holds for any NoExecute taint, one a
+// user put on a node to empty it included.
 //
 // It runs in the server process (wharf server, wharf up) against the API,
 // like the scheduler.
@@ -31,6 +41,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,7 +64,17 @@ const (
 	ReasonStatusUnknown      = "NodeStatusUnknown"
 	ReasonStatusNeverUpdated = "NodeStatusNeverUpdated"
 	ReasonNodeNotReady       = "NodeNotReady"
+	// ReasonTaintEviction is the reason of the event on an evicted pod,
+	// and of its DisruptionTarget condition (Kubernetes' names).
+	ReasonTaintEviction   = "TaintManagerEviction"
+	ReasonDeletionByTaint = "DeletionByTaintManager"
 )
+
+// DefaultTolerationSeconds is how long a pod tolerates the readiness
+// taints when it says nothing about them (Kubernetes'
+// DefaultTolerationSeconds admission; the server writes the tolerations
+// into every pod).
+const DefaultTolerationSeconds = 300
 
 // DefaultGracePeriod is how long a node may go without renewing its Ready
 // condition (Kubernetes' node-monitor-grace-period): four of the node
@@ -81,6 +102,9 @@ type Controller struct {
 	// seen is each node's heartbeat as last seen, and when it was seen to
 	// change (Run's goroutine only).
 	seen map[string]*heartbeat
+	// taintSeen is when a NoExecute taint without timeAdded was first
+	// seen, by node, key and effect (Run's goroutine only).
+	taintSeen map[string]time.Time
 }
 
 type heartbeat struct {
@@ -104,6 +128,8 @@ func New(cfg Config) *Controller {
 		events: client.NewEventRecorder(client.EventRecorderConfig{Component: "wharf-node-lifecycle", Logger: cfg.Logger}),
 		sig:    make(chan string, 1024),
 		seen:   map[string]*heartbeat{},
+
+		taintSeen: map[string]time.Time{},
 	}
 	changed := func(n *wharfv1.Node) {
 		select {
@@ -143,6 +169,11 @@ func (c *Controller) Run(ctx context.Context) error {
 					if _, ok := c.nodes.Get("", name); !ok {
 						delete(c.seen, name)
 					}
+				}
+			}
+			for k := range c.taintSeen {
+				if node, _, _ := strings.Cut(k, "\x00"); !c.hasTaint(node, k) {
+					delete(c.taintSeen, k)
 				}
 			}
 		case name := <-c.sig:
@@ -191,17 +222,23 @@ func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
 			hb.podsMarked = err == nil
 		}
 	}
-	taints, changed := withReadinessTaint(n.GetSpec().GetTaints(), wantTaint(ready.GetStatus()))
-	if !changed {
-		return
+	if taints, changed := withReadinessTaints(n.GetSpec().GetTaints(), wantTaint(ready.GetStatus())); changed {
+		next := proto.Clone(n).(*wharfv1.Node)
+		if next.Spec == nil {
+			next.Spec = &wharfv1.NodeSpec{}
+		}
+		next.Spec.Taints = taints
+		out, err := c.cfg.Client.Nodes().Update(ctx, next)
+		if err != nil {
+			if !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
+				c.cfg.Logger.Warn("updating a node's readiness taints failed; will retry", "node", name, "err", err)
+			}
+			return
+		}
+		n = out
 	}
-	next := proto.Clone(n).(*wharfv1.Node)
-	if next.Spec == nil {
-		next.Spec = &wharfv1.NodeSpec{}
-	}
-	next.Spec.Taints = taints
-	if _, err := c.cfg.Client.Nodes().Update(ctx, next); err != nil && !client.IsConflict(err) && !client.IsNotFound(err) && ctx.Err() == nil {
-		c.cfg.Logger.Warn("updating a node's readiness taints failed; will retry", "node", name, "err", err)
+	if err := c.evict(ctx, n); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.Warn("evicting pods from a node with NoExecute taints failed; will retry", "node", name, "err", err)
 	}
 }
 
@@ -284,28 +321,199 @@ func wantTaint(s string) string {
 	return TaintUnreachable
 }
 
-// withReadinessTaint returns taints with want (NoSchedule) as their only
-// readiness taint, none for want "", and whether that changes them; it
-// allocates only then.
-func withReadinessTaint(taints []*wharfv1.Taint, want string) ([]*wharfv1.Taint, bool) {
+// withReadinessTaints returns taints with want's two taints (NoSchedule
+// and NoExecute) as their only readiness taints, none for want "", and
+// whether that changes them; it allocates only then.
+func withReadinessTaints(taints []*wharfv1.Taint, want string) ([]*wharfv1.Taint, bool) {
 	readiness := func(t *wharfv1.Taint) bool {
-		return (t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady) && t.GetEffect() == "NoSchedule"
+		return (t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady) &&
+			(t.GetEffect() == "NoSchedule" || t.GetEffect() == "NoExecute")
 	}
-	has, stale := false, false
+	var noSchedule, noExecute, stale bool
 	for _, t := range taints {
-		if readiness(t) {
-			has = has || t.GetKey() == want
-			stale = stale || t.GetKey() != want
+		switch {
+		case !readiness(t):
+		case t.GetKey() != want:
+			stale = true
+		case t.GetEffect() == "NoSchedule":
+			noSchedule = true
+		default:
+			noExecute = true
 		}
 	}
-	if !stale && (want == "" || has) {
+	if !stale && (want == "" || noSchedule && noExecute) {
 		return taints, false
 	}
 	out := slices.DeleteFunc(slices.Clone(taints), func(t *wharfv1.Taint) bool { return readiness(t) && t.GetKey() != want })
-	if want != "" && !has {
-		out = append(out, &wharfv1.Taint{Key: want, Effect: "NoSchedule", TimeAdded: timestamppb.Now()})
+	if want != "" {
+		now := timestamppb.Now()
+		if !noSchedule {
+			out = append(out, &wharfv1.Taint{Key: want, Effect: "NoSchedule", TimeAdded: now})
+		}
+		if !noExecute {
+			out = append(out, &wharfv1.Taint{Key: want, Effect: "NoExecute", TimeAdded: now})
+		}
 	}
 	return out, true
+}
+
+// evict deletes the pods on n whose time on it is up under its NoExecute
+// taints (see evictionTime), marking each with a DisruptionTarget
+// condition and an event first.
+func (c *Controller) evict(ctx context.Context, n *wharfv1.Node) error {
+	name := n.GetMetadata().GetName()
+	var taints []*wharfv1.Taint
+	for _, t := range n.GetSpec().GetTaints() {
+		if t.GetEffect() == "NoExecute" {
+			taints = append(taints, t)
+		}
+	}
+	if len(taints) == 0 {
+		return nil
+	}
+	since := make([]time.Time, len(taints))
+	now := time.Now()
+	for i, t := range taints {
+		if t.GetTimeAdded() != nil {
+			since[i] = t.GetTimeAdded().AsTime()
+			continue
+		}
+		k := name + "\x00" + t.GetKey() + "\x00" + t.GetValue()
+		if _, ok := c.taintSeen[k]; !ok {
+			c.taintSeen[k] = now
+		}
+		since[i] = c.taintSeen[k]
+	}
+	pods := c.cfg.Client.Pods()
+	l, err := pods.List(ctx, client.ListOptions{FieldSelector: "spec.nodeName=" + name})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range l.Items {
+		if p.GetMetadata().GetDeletionTimestamp() != nil {
+			continue
+		}
+		at, ok := evictionTime(p, taints, since)
+		if !ok || at.After(now) {
+			continue
+		}
+		if err := c.evictPod(ctx, p, name, taints); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", client.Key(p.GetMetadata().GetNamespace(), p.GetMetadata().GetName()), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hasTaint reports whether node still has the NoExecute taint of a
+// taintSeen key.
+func (c *Controller) hasTaint(node, key string) bool {
+	n, ok := c.nodes.Get("", node)
+	if !ok {
+		return false
+	}
+	for _, t := range n.GetSpec().GetTaints() {
+		if t.GetEffect() == "NoExecute" && node+"\x00"+t.GetKey()+"\x00"+t.GetValue() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// evictionTime is when pod must leave a node with the NoExecute taints,
+// each there since since[i]; ok is false when it may stay for good. As in
+// Kubernetes: a pod that does not tolerate one of them leaves at once;
+// otherwise it leaves after the shortest tolerationSeconds of the
+// tolerations that match them (never, if none has a limit), counted from
+// when the oldest of them came or from when the pod was created, if
+// later. A pod with no toleration of a readiness taint at all (one from
+// before the server wrote the defaults) is given the default's time.
+func evictionTime(pod *wharfv1.Pod, taints []*wharfv1.Taint, since []time.Time) (at time.Time, ok bool) {
+	var start time.Time // of the oldest taint
+	limit := int64(-1)  // seconds; -1: none
+	for i, t := range taints {
+		if start.IsZero() || since[i].Before(start) {
+			start = since[i]
+		}
+		tolerated := false
+		for _, tol := range pod.GetSpec().GetTolerations() {
+			if !tolerates(tol, t) {
+				continue
+			}
+			tolerated = true
+			if s := tol.TolerationSeconds; s != nil && (limit < 0 || max(*s, 0) < limit) {
+				limit = max(*s, 0)
+			}
+		}
+		if !tolerated {
+			if t.GetKey() != TaintUnreachable && t.GetKey() != TaintNotReady {
+				return time.Time{}, true // now
+			}
+			if limit < 0 || DefaultTolerationSeconds < limit {
+				limit = DefaultTolerationSeconds
+			}
+		}
+	}
+	if limit < 0 {
+		return time.Time{}, false
+	}
+	if created := pod.GetMetadata().GetCreationTimestamp().AsTime(); created.After(start) {
+		start = created
+	}
+	return start.Add(time.Duration(limit) * time.Second), true
+}
+
+// tolerates reports whether tol tolerates taint (Kubernetes' rules).
+func tolerates(tol *wharfv1.Toleration, t *wharfv1.Taint) bool {
+	if tol.GetEffect() != "" && tol.GetEffect() != t.GetEffect() {
+		return false
+	}
+	if tol.GetKey() != "" && tol.GetKey() != t.GetKey() {
+		return false
+	}
+	switch tol.GetOperator() {
+	case "Exists":
+		return true
+	case "", "Equal":
+		return tol.GetKey() != "" && tol.GetValue() == t.GetValue()
+	}
+	return false
+}
+
+// evictPod marks pod as disrupted by the taints, records an event and
+// deletes it with its grace period: the node's agent stops its containers
+// when it can. A conflict leaves it to the next look.
+func (c *Controller) evictPod(ctx context.Context, p *wharfv1.Pod, node string, taints []*wharfv1.Taint) error {
+	pods := c.cfg.Client.Pods()
+	m := p.GetMetadata()
+	var keys []string
+	for _, t := range taints {
+		keys = append(keys, t.GetKey())
+	}
+	msg := fmt.Sprintf("Taint manager: deleting due to NoExecute taint %s on node %s", strings.Join(keys, ", "), node)
+	next := proto.Clone(p).(*wharfv1.Pod)
+	if next.Status == nil {
+		next.Status = &wharfv1.PodStatus{}
+	}
+	next.Status.Conditions = append(slices.DeleteFunc(next.Status.Conditions, func(c *wharfv1.PodCondition) bool { return c.GetType() == "DisruptionTarget" }),
+		&wharfv1.PodCondition{Type: "DisruptionTarget", Status: "True", Reason: ReasonDeletionByTaint, Message: msg, LastTransitionTime: timestamppb.Now()})
+	out, err := pods.UpdateStatus(ctx, next)
+	switch {
+	case client.IsNotFound(err), client.IsConflict(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	c.events.Event(&wharfv1.ObjectReference{Kind: "Pod", ApiVersion: "v1", Namespace: m.GetNamespace(), Name: m.GetName(), Uid: m.GetUid()},
+		"Normal", ReasonTaintEviction, "Marking for deletion Pod "+client.Key(m.GetNamespace(), m.GetName()))
+	_, err = pods.Delete(ctx, m.GetNamespace(), m.GetName(), client.DeleteOptions{ResourceVersion: out.GetMetadata().GetResourceVersion()})
+	if client.IsNotFound(err) || client.IsConflict(err) {
+		return nil
+	}
+	if err == nil {
+		c.cfg.Logger.Info("evicted a pod from a node with a NoExecute taint", "pod", client.Key(m.GetNamespace(), m.GetName()), "node", node, "taints", strings.Join(keys, ","))
+	}
+	return err
 }
 
 // setReady replaces (or adds) the Ready condition in st.

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -129,10 +131,13 @@ func startBeating(t *testing.T, c *client.Client, names ...string) *beater {
 	return b
 }
 
-// A node whose agent stops posting status goes Ready=Unknown and takes an
-// unreachable NoSchedule taint, a node whose agent says it is not ready a
-// not-ready one; the taints go when the node is Ready again, and taints
-// of the user's stay.
+const unreachable = "[node.kubernetes.io/unreachable:NoExecute node.kubernetes.io/unreachable:NoSchedule]"
+
+// A node whose agent stops posting status goes Ready=Unknown and takes the
+// unreachable taints (NoSchedule and NoExecute), a node whose agent says
+// it is not ready the not-ready ones; the taints go when the node is Ready
+// again, and taints of the user's stay. The pods of the unreachable node
+// stay too: they tolerate it for five minutes by default.
 func TestNodeLifecycle(t *testing.T) {
 	t.Parallel()
 	c := wharftest.Start(t).Client()
@@ -168,9 +173,9 @@ func TestNodeLifecycle(t *testing.T) {
 	go func() { defer close(done); ctl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	waitState(t, c, "broken", "False/AgentReady [node.kubernetes.io/not-ready:NoSchedule]")
-	waitState(t, c, "silent", "Unknown/NodeStatusUnknown [node.kubernetes.io/unreachable:NoSchedule]")
-	waitState(t, c, "new", "Unknown/NodeStatusNeverUpdated [node.kubernetes.io/unreachable:NoSchedule]")
+	waitState(t, c, "broken", "False/AgentReady [node.kubernetes.io/not-ready:NoExecute node.kubernetes.io/not-ready:NoSchedule]")
+	waitState(t, c, "silent", "Unknown/NodeStatusUnknown "+unreachable)
+	waitState(t, c, "new", "Unknown/NodeStatusNeverUpdated "+unreachable)
 	// The pods of the unreachable node are not ready any more; the others are.
 	for name, want := range map[string]string{"web-on-silent": "Running False/NodeNotReady", "web-on-alive": "Running True/"} {
 		deadline := time.Now().Add(10 * time.Second)
@@ -213,8 +218,8 @@ func TestNodeLifecycle(t *testing.T) {
 	// Agents stop: their nodes become unreachable, user taints and all.
 	beats.set("alive", false)
 	beats.set("dedicated", false)
-	waitState(t, c, "alive", "Unknown/NodeStatusUnknown [node.kubernetes.io/unreachable:NoSchedule]")
-	waitState(t, c, "dedicated", "Unknown/NodeStatusUnknown [dedicated:NoSchedule node.kubernetes.io/unreachable:NoSchedule]")
+	waitState(t, c, "alive", "Unknown/NodeStatusUnknown "+unreachable)
+	waitState(t, c, "dedicated", "Unknown/NodeStatusUnknown [dedicated:NoSchedule node.kubernetes.io/unreachable:NoExecute node.kubernetes.io/unreachable:NoSchedule]")
 
 	// It says so in an event.
 	deadline := time.Now().Add(10 * time.Second)
@@ -228,6 +233,102 @@ func TestNodeLifecycle(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("events about alive: %v", l.Items)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// NoExecute taints evict the pods that do not tolerate them at once, those
+// that tolerate them for a while after that while, and leave those that
+// tolerate them for good; evicted pods are marked, and the event says so.
+func TestTaintEviction(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	now := time.Now()
+	maintenance := &wharfv1.Taint{Key: "maintenance", Value: "true", Effect: "NoExecute"} // no timeAdded: from first sight
+	create(t, c, node("drained", "True", now, maintenance))
+	create(t, c, node("dead", "True", now))
+	startBeating(t, c, "drained")
+	second, seconds := proto.Int64(1), proto.Int64(3)
+	pods := map[string]struct {
+		node string
+		tols []*wharfv1.Toleration
+	}{
+		"intolerant": {"drained", nil},
+		"patient":    {"drained", []*wharfv1.Toleration{{Key: "maintenance", Operator: "Equal", Value: "true", Effect: "NoExecute", TolerationSeconds: seconds}}},
+		"forever":    {"drained", []*wharfv1.Toleration{{Key: "maintenance", Operator: "Exists"}}},
+		"quick":      {"dead", []*wharfv1.Toleration{{Key: nodelifecycle.TaintUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: second}}},
+		"defaulted":  {"dead", nil}, // the server gives it five minutes
+	}
+	for name, p := range pods {
+		if _, err := c.Pods().Create(context.Background(), &wharfv1.Pod{
+			Metadata: &wharfv1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec:     &wharfv1.PodSpec{NodeName: p.node, Tolerations: p.tols, Containers: []*wharfv1.Container{{Name: "web", Image: "web:1"}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	ctl := nodelifecycle.New(nodelifecycle.Config{Client: c, GracePeriod: time.Second, MonitorPeriod: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	go func() { defer close(done); ctl.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	evicted := func(name string) bool {
+		p, err := c.Pods().Get(context.Background(), "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.GetMetadata().GetDeletionTimestamp() == nil {
+			return false
+		}
+		for _, cond := range p.GetStatus().GetConditions() {
+			if cond.GetType() == "DisruptionTarget" && cond.GetReason() == nodelifecycle.ReasonDeletionByTaint {
+				return true
+			}
+		}
+		t.Fatalf("pod %s is being deleted without a DisruptionTarget condition: %v", name, p.GetStatus().GetConditions())
+		return false
+	}
+	waitFor := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !evicted(name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s was not evicted", name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("intolerant")
+	if evicted("patient") {
+		t.Error("pod patient was evicted with the intolerant one; it tolerates the taint for 3s")
+	}
+	waitFor("patient")
+	waitFor("quick") // a second after the dead node's unreachable taint came
+	for _, name := range []string{"forever", "defaulted"} {
+		if evicted(name) {
+			t.Errorf("pod %s was evicted", name)
+		}
+	}
+	p, err := c.Pods().Get(context.Background(), "default", "defaulted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(p.GetSpec().GetTolerations()); !strings.Contains(got, nodelifecycle.TaintUnreachable) || !strings.Contains(got, "toleration_seconds:300") {
+		t.Errorf("tolerations %s; want the server's default for unreachable, 300s", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := c.Events().List(context.Background(), client.ListOptions{Namespace: "default", FieldSelector: "involvedObject.name=intolerant"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) == 1 && l.Items[0].GetReason() == nodelifecycle.ReasonTaintEviction {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events about intolerant: %v", l.Items)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
