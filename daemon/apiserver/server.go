@@ -58,11 +58,18 @@ type anyResource interface {
 
 func (r *resource[T]) namespaced() bool { return r.ref.namespaced }
 
+// startHub starts the kind's watch cache at rev. The cache holds rev as
+// its start before this returns: a watch that comes before the cache's
+// goroutine runs (the server serves at once) must find it there, or a
+// watch from an older revision would be taken as one the cache follows,
+// and miss every change up to rev (or, compacted, wait instead of failing
+// with OutOfRange).
 func (r *resource[T]) startHub(ctx context.Context, rev int64, wg *sync.WaitGroup) {
+	r.hub.begin(rev)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.hub.run(ctx, rev)
+		r.hub.run(ctx)
 	}()
 }
 

@@ -223,11 +223,17 @@ func newHub[T object](r *resource[T]) *hub[T] {
 	return h
 }
 
-// run follows the store from rev until ctx ends, resuming after a cut-off.
-func (h *hub[T]) run(ctx context.Context, rev int64) {
+// begin makes rev the hub's start: it has dispatched everything up to
+// rev, and its ring holds nothing older.
+func (h *hub[T]) begin(rev int64) {
 	h.mu.Lock()
 	h.rev, h.since = rev, rev
 	h.mu.Unlock()
+}
+
+// run follows the store from where begin put the hub until ctx ends,
+// resuming after a cut-off.
+func (h *hub[T]) run(ctx context.Context) {
 	log := h.r.s.log.With("kind", h.r.info.Kind)
 	for ctx.Err() == nil {
 		h.mu.Lock()
