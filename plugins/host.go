@@ -20,6 +20,7 @@ import (
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 	"github.com/wharfhq/wharf/plugins/wasm"
 	"github.com/wharfhq/wharf/sdk/client"
 )
@@ -56,6 +57,7 @@ type Host struct {
 	events  *client.EventRecorder
 
 	client atomic.Pointer[client.Client]
+	nodes  atomic.Pointer[NodeSource]
 
 	mu      sync.Mutex // guards plugins and the snapshots' rebuilding
 	plugins map[string]*plugin
@@ -265,6 +267,9 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 		}
 	}
 	v := newVersion(obj, mod, key, old)
+	if old == nil || old.mod != mod {
+		h.prime(ctx, name, v)
+	}
 	p.cur.Store(v)
 	h.metrics.loaded.WithLabelValues(name).Set(1)
 	switch {
@@ -288,6 +293,49 @@ func (h *Host) sync(ctx context.Context, name string, obj *wharfv1.Plugin, exist
 	h.restartController(ctx, p, old, v)
 	h.rebuild()
 	h.setStatus(ctx, obj, v, "Ready", fmt.Sprintf("serving %s %s", mod.Metadata().GetName(), mod.Metadata().GetVersion()))
+}
+
+// NodeSource lists the nodes the scheduler schedules onto, as its
+// snapshot has them; daemon/scheduler.Scheduler is one.
+type NodeSource interface {
+	NodeInfos(ctx context.Context) ([]*framework.NodeInfo, error)
+}
+
+// SetNodeSource gives the host the scheduler's nodes: a scheduling
+// plugin's new version (installed, or upgraded to a new module) then
+// receives every node before it serves, rather than with its first
+// calls. Without it the first calls send each candidate node the plugin
+// has not seen (about 75 us a node inside a Go guest).
+func (h *Host) SetNodeSource(src NodeSource) { h.nodes.Store(&src) }
+
+// primeTimeout bounds priming a new version: waiting for the scheduler to
+// be ready (at the server's start), and sending every node.
+const primeTimeout = 30 * time.Second
+
+// prime sends a new scheduling version every node of the node source, and
+// has an instance take them, before the version serves. It is an
+// optimisation: when it fails, the version's calls send the nodes as they
+// need them.
+func (h *Host) prime(ctx context.Context, name string, v *version) {
+	src := h.nodes.Load()
+	if src == nil || !(v.points[pluginv1.PointSchedulerFilter] || v.points[pluginv1.PointSchedulerScore]) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, primeTimeout)
+	defer cancel()
+	start := time.Now()
+	nodes, err := (*src).NodeInfos(ctx)
+	if err == nil {
+		err = v.nodes.prime(v.mod, nodes)
+	}
+	if err == nil {
+		err = v.mod.SyncNodes(ctx)
+	}
+	if err != nil {
+		h.log.Warn("plugin serves without the nodes; its first calls send them", "plugin", name, "err", err)
+		return
+	}
+	h.log.Info("plugin received the nodes", "plugin", name, "nodes", len(nodes), "took", time.Since(start).Round(time.Millisecond))
 }
 
 // loadKey is what needs a new load when it changes: the module and how it

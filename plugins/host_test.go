@@ -390,3 +390,60 @@ func TestUploadRefusesBadModules(t *testing.T) {
 		t.Errorf("invalid plugin: %v", err)
 	}
 }
+
+type nodeSource struct {
+	nodes []*framework.NodeInfo
+	calls atomic.Int64
+}
+
+func (s *nodeSource) NodeInfos(context.Context) ([]*framework.NodeInfo, error) {
+	s.calls.Add(1)
+	out := make([]*framework.NodeInfo, len(s.nodes))
+	for i, n := range s.nodes {
+		out[i] = n.Clone()
+	}
+	return out, nil
+}
+
+// TestSchedulingPluginGetsNodesBeforeServing: with the scheduler's nodes
+// at hand, a scheduling plugin's instance holds every node when the
+// plugin turns Ready, before any scheduling call; and an upgrade to a new
+// module gets them again before it serves.
+func TestSchedulingPluginGetsNodesBeforeServing(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	src := &nodeSource{}
+	for i, zone := range []string{"zone-a", "zone-b", "zone-c"} {
+		ni, err := framework.NewNodeInfo(&wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprintf("n%d", i),
+			Labels: map[string]string{"topology.kubernetes.io/zone": zone}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ni.ID = uint32(i)
+		src.nodes = append(src.nodes, ni)
+	}
+	s.Host.SetNodeSource(src)
+	cfg := config(t, map[string]any{"zones": []any{"zone-b", "zone-a"}})
+	s.install(t, "zones", example(t, "preferzone"), &wharfv1.PluginSpec{Config: cfg})
+	st, ok := plugins.ModuleStats(s.Host, "zones")
+	if !ok || st.NodeUpdates == 0 || src.calls.Load() != 1 {
+		t.Fatalf("stats %+v, %d node listings; want the nodes sent before the plugin is Ready", st, src.calls.Load())
+	}
+	// It scores the scheduler's own NodeInfos by the nodes it holds.
+	pi, err := framework.NewPodInfo(pod("web", true, "nginx:1.27", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := make([]int64, len(src.nodes))
+	if status := s.Host.SchedulerPlugin("zones").(framework.ScorePlugin).Score(context.Background(), nil, pi, src.nodes, scores); !status.IsSuccess() {
+		t.Fatal(status)
+	}
+	if scores[1] <= scores[0] || scores[0] <= scores[2] {
+		t.Errorf("scores %v; want zone-b best, then zone-a", scores)
+	}
+	// An upgrade (another module) lists the nodes again for the new one.
+	s.install(t, "zones", example(t, "gpuscore"), &wharfv1.PluginSpec{})
+	if st, _ := plugins.ModuleStats(s.Host, "zones"); st.NodeUpdates == 0 || src.calls.Load() != 2 {
+		t.Errorf("after the upgrade: stats %+v, %d node listings", st, src.calls.Load())
+	}
+}

@@ -294,6 +294,24 @@ func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint3
 	return ids, nil
 }
 
+// prime sends mod every node of nodes (copies of the scheduler's, which
+// the cache does not keep: the scheduler's own NodeInfos find their ids
+// and generations without them).
+func (c *nodeCache) prime(mod *wasm.Module, nodes []*framework.NodeInfo) error {
+	if _, err := c.refs(mod, nodes); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range nodes {
+		if id, ok := c.byPtr[n]; ok {
+			delete(c.byPtr, n)
+			c.nodes[id].ptr = nil
+		}
+	}
+	return nil
+}
+
 // sync finds n's id, giving it one if its node is new, and appends n's
 // encoding to ups unless its generation is the one sent.
 func (c *nodeCache) sync(n *framework.NodeInfo, ups []wasm.EncodedNode) (uint32, []wasm.EncodedNode, error) {

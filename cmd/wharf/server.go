@@ -126,15 +126,18 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	if err != nil {
 		return nil, nil, err
 	}
+	sched, err := startScheduler(ctx, d, plugins.EnableAggregate(profiles, pluginsScoreWeight), host.SchedulerAggregate(), log)
+	if err != nil {
+		_ = d.Shutdown(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	// Scheduling plugins receive the scheduler's nodes before they serve.
+	host.SetNodeSource(sched)
 	go func() {
 		if err := host.Run(ctx, client.New(d.URL())); err != nil && ctx.Err() == nil {
 			log.Error("plugin host stopped", "err", err)
 		}
 	}()
-	if err := startScheduler(ctx, d, plugins.EnableAggregate(profiles, pluginsScoreWeight), host.SchedulerAggregate(), log); err != nil {
-		_ = d.Shutdown(context.WithoutCancel(ctx))
-		return nil, nil, err
-	}
 	// Controllers of node health and of the pods of deleted nodes.
 	ctl := client.New(d.URL())
 	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
@@ -152,14 +155,14 @@ const pluginsScoreWeight = 1
 // startScheduler runs the scheduler in the daemon's process until ctx
 // ends: it binds through the API service layer (one group commit per
 // batch) and answers SchedulerService.Explain.
-func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.Config, registry framework.Registry, log *slog.Logger) error {
+func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.Config, registry framework.Registry, log *slog.Logger) (*scheduler.Scheduler, error) {
 	log = log.With("component", "scheduler")
 	// Its informers reach the server over loopback: no gzip, which would
 	// only cost CPU there.
 	c := client.New(d.URL(), client.WithConnectOptions(connect.WithAcceptCompression("gzip", nil, nil)))
 	s, err := scheduler.New(scheduler.Config{Client: c, Binder: d.API, Profiles: profiles, Registry: registry, Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.API.SetExplainer(s)
 	go func() {
@@ -167,7 +170,7 @@ func startScheduler(ctx context.Context, d *server.Daemon, profiles *framework.C
 			log.Error("scheduler stopped", "err", err)
 		}
 	}()
-	return nil
+	return s, nil
 }
 
 // serveUntilDone waits for ctx to end (SIGINT or SIGTERM) or the server to

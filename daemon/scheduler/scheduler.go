@@ -93,6 +93,7 @@ type Scheduler struct {
 	bindSig chan struct{}
 
 	explainCh chan explainReq
+	loopCh    chan func() // run in the loop (it owns the cache)
 	ready     chan struct{}
 	started   chan struct{}
 	stopped   chan struct{}
@@ -224,6 +225,7 @@ func New(cfg Config) (*Scheduler, error) {
 		inSig:      make(chan struct{}, 1),
 		bindSig:    make(chan struct{}, 1),
 		explainCh:  make(chan explainReq),
+		loopCh:     make(chan func()),
 		ready:      make(chan struct{}),
 		started:    make(chan struct{}),
 		stopped:    make(chan struct{}),
@@ -380,6 +382,8 @@ func (s *Scheduler) loop(ctx context.Context) {
 		select {
 		case r := <-s.explainCh:
 			s.serveExplain(r)
+		case f := <-s.loopCh:
+			f()
 		default:
 		}
 		if s.q.active.Len() > 0 {
@@ -403,6 +407,8 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-s.inSig:
 		case r := <-s.explainCh:
 			s.serveExplain(r)
+		case f := <-s.loopCh:
+			f()
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -775,6 +781,39 @@ func (s *Scheduler) bound(outcomes []bindOutcome, now time.Time) (move bool) {
 		}
 	}
 	return move
+}
+
+// NodeInfos returns a copy of every node the scheduler schedules onto,
+// as its snapshot has them (ids and generations too), once it has listed
+// the cluster; it waits for that until ctx ends. The plugin host sends
+// them to a scheduling plugin before the plugin serves, so that its first
+// calls need not.
+func (s *Scheduler) NodeInfos(ctx context.Context) ([]*framework.NodeInfo, error) {
+	stopped := errors.New("scheduler: stopped")
+	select {
+	case <-s.ready:
+	case <-s.stopped:
+		return nil, stopped
+	case <-ctx.Done():
+		return nil, fmt.Errorf("scheduler: waiting to be ready: %w", ctx.Err())
+	}
+	reply := make(chan []*framework.NodeInfo, 1)
+	clone := func() {
+		nodes := s.cache.snap.Nodes()
+		out := make([]*framework.NodeInfo, len(nodes))
+		for i, n := range nodes {
+			out[i] = n.Clone()
+		}
+		reply <- out
+	}
+	select {
+	case s.loopCh <- clone:
+	case <-s.stopped:
+		return nil, stopped
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return <-reply, nil // clone runs to the end once the loop took it
 }
 
 // Explain implements apiserver.Explainer: it runs a scheduling cycle for

@@ -348,3 +348,35 @@ func resourceVersion(t *testing.T, s string) int64 {
 	}
 	return v
 }
+
+// NodeInfos hands out copies of the scheduler's nodes, with the pods it
+// counts on them, once it has listed the cluster.
+func TestNodeInfos(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, sim.Config{Nodes: 3}, "")
+	cl.create(newPod("web"))
+	node := cl.bound("web")
+	nodes, err := cl.sched.NodeInfos(cl.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+		var pods []string
+		for _, p := range n.Pods {
+			pods = append(pods, p.Key)
+		}
+		if want := n.Name == node; slices.Contains(pods, "default/web") != want {
+			t.Errorf("node %s counts pods %v; web is on %s", n.Name, pods, node)
+		}
+	}
+	slices.Sort(names)
+	if fmt.Sprint(names) != "[sim-00000 sim-00001 sim-00002]" {
+		t.Errorf("nodes %v", names)
+	}
+	again, err := cl.sched.NodeInfos(cl.ctx())
+	if err != nil || len(again) != len(nodes) || again[0] == nodes[0] || again[0].Generation != nodes[0].Generation {
+		t.Errorf("a second call: %d nodes (%v); want new copies of the same versions", len(again), err)
+	}
+}

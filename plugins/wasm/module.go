@@ -53,6 +53,7 @@ type Module struct {
 	starting    atomic.Int64 // instances being started in the background
 	collecting  atomic.Int64 // instances in wharf_collect
 	collections atomic.Int64 // that collected
+	nodeUpdates atomic.Int64 // calls of wharf_scheduler_nodes
 }
 
 // startupTimeout bounds instantiation (the guest's _initialize and
@@ -267,11 +268,15 @@ type Stats struct {
 	Created, Discarded int64
 	// Collections counts the calls of wharf_collect that collected.
 	Collections int64
+	// NodeUpdates counts the calls of wharf_scheduler_nodes: node changes
+	// too many to ride in a scheduling call, every node for a new
+	// instance, and SyncNodes.
+	NodeUpdates int64
 }
 
 // Stats returns the module's instance counters.
 func (m *Module) Stats() Stats {
-	return Stats{Created: m.created.Load(), Discarded: m.discarded.Load(), Collections: m.collections.Load()}
+	return Stats{Created: m.created.Load(), Discarded: m.discarded.Load(), Collections: m.collections.Load(), NodeUpdates: m.nodeUpdates.Load()}
 }
 
 // instantiate starts an instance, running _initialize, with output going

@@ -223,6 +223,19 @@ func (e *nodeEnc) appendAccounting(buf []byte, id uint32) []byte {
 	return append(buf, e.acct...)
 }
 
+// SyncNodes sends an idle instance the node changes it has not seen, now,
+// rather than with the next scheduling call: after UpdateNodes with every
+// node, the calls that follow then carry none. It waits for an instance
+// as a call would.
+func (m *Module) SyncNodes(ctx context.Context) error {
+	return m.do(ctx, func(in *instance, _ time.Time) error {
+		if err := in.syncNodes(); err != nil {
+			return err
+		}
+		return m.collect(in) // the garbage of decoding them
+	})
+}
+
 // syncNodes sends the instance the node changes it has not seen. Shipping
 // every node to a fresh instance may take longer than a scheduling call's
 // deadline, so the sync has the startup deadline, and the call that
@@ -247,6 +260,7 @@ func (in *instance) sendNodes(update []byte, target uint64) error {
 	for rest := update; len(rest) > 0; {
 		var chunk []byte
 		chunk, rest = nextNodeChunk(rest, nodeChunkBytes)
+		in.m.nodeUpdates.Add(1)
 		if err := in.call(time.Now().Add(in.m.cfg.startupTimeout()), abi.ExportNodes, chunk, resp); err != nil {
 			return err
 		}

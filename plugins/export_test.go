@@ -1,0 +1,15 @@
+package plugins
+
+import "github.com/wharfhq/wharf/plugins/wasm"
+
+// ModuleStats returns the instance counters of the module plugin name
+// serves now.
+func ModuleStats(h *Host, name string) (wasm.Stats, bool) {
+	h.mu.Lock()
+	p := h.plugins[name]
+	h.mu.Unlock()
+	if p == nil || p.cur.Load() == nil {
+		return wasm.Stats{}, false
+	}
+	return p.cur.Load().mod.Stats(), true
+}
