@@ -3,7 +3,6 @@ package plugins_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,12 +80,8 @@ func TestAdmissionMutate(t *testing.T) {
 	if p.GetMetadata().GetLabels()["team"] != "platform" {
 		t.Errorf("labels %v; want team=platform added", p.GetMetadata().GetLabels())
 	}
-	// The plugin's default toleration, next to the server's two for
-	// not-ready and unreachable nodes.
-	ts := p.GetSpec().GetTolerations()
-	i := slices.IndexFunc(ts, func(t *wharfv1.Toleration) bool { return t.GetKey() == "dedicated" })
-	if len(ts) != 3 || i < 0 || ts[i].GetOperator() != "Equal" || ts[i].GetValue() != "batch" {
-		t.Errorf("tolerations %v; want the plugin's default one (and the server's two)", ts)
+	if ts := p.GetSpec().GetTolerations(); len(ts) != 1 || ts[0].GetKey() != "dedicated" || ts[0].GetOperator() != "Equal" {
+		t.Errorf("tolerations %v; want the default one", ts)
 	}
 	// A config the plugin rejects fails the upgrade; the loaded version
 	// keeps serving.

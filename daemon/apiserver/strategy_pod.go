@@ -80,31 +80,6 @@ func defaultPod(obj proto.Message) {
 			t.Operator = "Equal"
 		}
 	}
-	// As Kubernetes' DefaultTolerationSeconds admission: a pod stays on a
-	// node that is not ready or unreachable (daemon/nodelifecycle taints
-	// it NoExecute) for five minutes before it is evicted, unless it says
-	// otherwise.
-	for _, key := range []string{"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"} {
-		if !toleratesNoExecute(s.Tolerations, key) {
-			s.Tolerations = append(s.Tolerations, &wharfv1.Toleration{Key: key, Operator: "Exists", Effect: "NoExecute",
-				TolerationSeconds: proto.Int64(defaultTolerationSeconds)})
-		}
-	}
-}
-
-// defaultTolerationSeconds is how long a pod tolerates its node being not
-// ready or unreachable when it does not say.
-const defaultTolerationSeconds = 300
-
-// toleratesNoExecute reports whether a toleration covers every NoExecute
-// taint with key, whatever its value (as Kubernetes' admission checks).
-func toleratesNoExecute(tols []*wharfv1.Toleration, key string) bool {
-	for _, t := range tols {
-		if (t.GetEffect() == "" || t.GetEffect() == "NoExecute") && (t.GetKey() == key || t.GetKey() == "") && t.GetOperator() == "Exists" {
-			return true
-		}
-	}
-	return false
 }
 
 func defaultProbe(p *wharfv1.Probe) {

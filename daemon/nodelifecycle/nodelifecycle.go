@@ -24,11 +24,14 @@
 // node with a NoExecute taint it does not tolerate is deleted at once
 // (gracefully: the node's agent stops it when it can), and one that
 // tolerates it for tolerationSeconds is deleted that long after the taint
-// came (or the pod, if later). The server gives every pod tolerations of
-// the two readiness taints for 300 seconds unless it has its own, so the
-// pods of a dead node go after five minutes and the pods of a node that
-// comes back within them stay. This holds for any NoExecute taint, one a
-// user put on a node to empty it included.
+// came (or the pod, if later). A pod without a toleration of its own for
+// a readiness taint tolerates it for 300 seconds, as Kubernetes'
+// DefaultTolerationSeconds admission has it, so the pods of a dead node go
+// after five minutes and the pods of a node that comes back within them
+// stay. Unlike Kubernetes, the server does not write those tolerations
+// into every pod: the controller applies them, and pod objects (every
+// create, every watch event) stay as small as they were. The rest holds
+// for any NoExecute taint, one a user put on a node to empty it included.
 //
 // It runs in the server process (wharf server, wharf up) against the API,
 // like the scheduler.
@@ -70,10 +73,8 @@ const (
 	ReasonDeletionByTaint = "DeletionByTaintManager"
 )
 
-// DefaultTolerationSeconds is how long a pod tolerates the readiness
-// taints when it says nothing about them (Kubernetes'
-// DefaultTolerationSeconds admission; the server writes the tolerations
-// into every pod).
+// DefaultTolerationSeconds is how long a pod tolerates a readiness taint
+// when it has no toleration of it (Kubernetes' DefaultTolerationSeconds).
 const DefaultTolerationSeconds = 300
 
 // DefaultGracePeriod is how long a node may go without renewing its Ready
@@ -426,8 +427,8 @@ func (c *Controller) hasTaint(node, key string) bool {
 // otherwise it leaves after the shortest tolerationSeconds of the
 // tolerations that match them (never, if none has a limit), counted from
 // when the oldest of them came or from when the pod was created, if
-// later. A pod with no toleration of a readiness taint at all (one from
-// before the server wrote the defaults) is given the default's time.
+// later. A pod with no toleration of a readiness taint tolerates it for
+// DefaultTolerationSeconds.
 func evictionTime(pod *wharfv1.Pod, taints []*wharfv1.Taint, since []time.Time) (at time.Time, ok bool) {
 	var start time.Time // of the oldest taint
 	limit := int64(-1)  // seconds; -1: none
