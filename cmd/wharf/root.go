@@ -83,6 +83,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newSimCommand(g), newExplainCommand(g),
 		newNodeCommand(g), newLogsCommand(g),
 		newPluginCommand(g),
+		newCordonCommand(g), newUncordonCommand(g), newDrainCommand(g),
 	)
 	return root
 }
