@@ -138,11 +138,13 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 			log.Error("plugin host stopped", "err", err)
 		}
 	}()
-	// Controllers of node health and of the pods of deleted nodes.
+	// Controllers of node health and of the pods of deleted nodes. They
+	// share the scheduler's caches of the nodes and pods.
 	ctl := client.New(d.URL())
-	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Logger: log.With("component", "node-lifecycle")})
+	nodes, pods := sched.Informers()
+	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Nodes: nodes, Logger: log.With("component", "node-lifecycle")})
 	go func() { _ = lifecycle.Run(ctx) }()
-	gc := podgc.New(podgc.Config{Client: ctl, Logger: log.With("component", "podgc")})
+	gc := podgc.New(podgc.Config{Client: ctl, Nodes: nodes, Pods: pods, Logger: log.With("component", "podgc")})
 	go func() { _ = gc.Run(ctx) }()
 	return d, log, nil
 }

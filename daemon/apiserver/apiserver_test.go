@@ -829,4 +829,3 @@ func TestEventsExpire(t *testing.T) {
 		t.Errorf("/metrics does not count the expired event:\n%s", b)
 	}
 }
-

@@ -92,12 +92,18 @@ type Config struct {
 	// grace period's eighth when that is less).
 	MonitorPeriod time.Duration
 	Logger        *slog.Logger
+	// Nodes, when set, is an informer of every node that another component
+	// in the process runs (the scheduler's): the controller shares its
+	// cache instead of keeping its own copy of the nodes. Unset, it runs
+	// its own.
+	Nodes *client.Informer[*wharfv1.Node]
 }
 
 // Controller is the node lifecycle controller.
 type Controller struct {
 	cfg    Config
 	nodes  *client.Informer[*wharfv1.Node]
+	ownInf bool // nodes is its own, to run
 	events *client.EventRecorder
 	sig    chan string // nodes to look at now (their object changed)
 	// seen is each node's heartbeat as last seen, and when it was seen to
@@ -125,12 +131,15 @@ func New(cfg Config) *Controller {
 	}
 	c := &Controller{
 		cfg:    cfg,
-		nodes:  client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}),
+		nodes:  cfg.Nodes,
 		events: client.NewEventRecorder(client.EventRecorderConfig{Component: "wharf-node-lifecycle", Logger: cfg.Logger}),
 		sig:    make(chan string, 1024),
 		seen:   map[string]*heartbeat{},
 
 		taintSeen: map[string]time.Time{},
+	}
+	if c.nodes == nil {
+		c.nodes, c.ownInf = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}), true
 	}
 	changed := func(n *wharfv1.Node) {
 		select {
@@ -150,7 +159,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { c.events.Run(ctx, c.cfg.Client) })
-	wg.Go(func() { _ = c.nodes.Run(ctx) })
+	if c.ownInf {
+		wg.Go(func() { _ = c.nodes.Run(ctx) })
+	}
 	if err := c.nodes.WaitForSync(ctx); err != nil {
 		return nil // ctx ended
 	}

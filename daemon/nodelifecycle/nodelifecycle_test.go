@@ -269,7 +269,11 @@ func TestTaintEviction(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	ctl := nodelifecycle.New(nodelifecycle.Config{Client: c, GracePeriod: time.Second, MonitorPeriod: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	// With an informer someone else runs, as the server shares the
+	// scheduler's.
+	nodes := client.NewInformer(c.Nodes(), client.InformerOptions{})
+	go nodes.Run(ctx)
+	ctl := nodelifecycle.New(nodelifecycle.Config{Client: c, GracePeriod: time.Second, MonitorPeriod: 20 * time.Millisecond, Nodes: nodes, Logger: slog.New(slog.DiscardHandler)})
 	go func() { defer close(done); ctl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 

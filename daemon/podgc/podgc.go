@@ -57,6 +57,12 @@ type Config struct {
 	// DefaultTerminatedThreshold; negative keeps them all).
 	TerminatedThreshold int
 	Logger              *slog.Logger
+	// Nodes and Pods, when set, are informers of every node and pod that
+	// another component in the process runs (the scheduler's): the
+	// collector shares their caches instead of keeping its own copies of
+	// the cluster. Unset, it runs its own.
+	Nodes *client.Informer[*wharfv1.Node]
+	Pods  *client.Informer[*wharfv1.Pod]
 }
 
 // Collector is the pod garbage collector.
@@ -64,6 +70,7 @@ type Collector struct {
 	cfg   Config
 	nodes *client.Informer[*wharfv1.Node]
 	pods  *client.Informer[*wharfv1.Pod]
+	runs  []func(context.Context) error // the informers it runs itself
 	// missing is when each absent node was first found missing (Run's
 	// goroutine only).
 	missing map[string]time.Time
@@ -77,20 +84,25 @@ func New(cfg Config) *Collector {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Collector{
-		cfg:     cfg,
-		nodes:   client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}),
-		pods:    client.NewInformer(cfg.Client.Pods(), client.InformerOptions{Logger: cfg.Logger}),
-		missing: map[string]time.Time{},
+	c := &Collector{cfg: cfg, nodes: cfg.Nodes, pods: cfg.Pods, missing: map[string]time.Time{}}
+	if c.nodes == nil {
+		c.nodes = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger})
+		c.runs = append(c.runs, c.nodes.Run)
 	}
+	if c.pods == nil {
+		c.pods = client.NewInformer(cfg.Client.Pods(), client.InformerOptions{Logger: cfg.Logger})
+		c.runs = append(c.runs, c.pods.Run)
+	}
+	return c
 }
 
 // Run collects until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { _ = c.nodes.Run(ctx) })
-	wg.Go(func() { _ = c.pods.Run(ctx) })
+	for _, run := range c.runs {
+		wg.Go(func() { _ = run(ctx) })
+	}
 	if c.nodes.WaitForSync(ctx) != nil || c.pods.WaitForSync(ctx) != nil {
 		return nil // ctx ended
 	}

@@ -117,7 +117,13 @@ func TestCollectsOldestFinishedPods(t *testing.T) {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	gc := podgc.New(podgc.Config{Client: c, Period: 20 * time.Millisecond, TerminatedThreshold: 2, Logger: slog.New(slog.DiscardHandler)})
+	// With informers someone else runs, as the server shares the
+	// scheduler's.
+	nodes := client.NewInformer(c.Nodes(), client.InformerOptions{})
+	pods := client.NewInformer(c.Pods(), client.InformerOptions{})
+	go nodes.Run(rctx)
+	go pods.Run(rctx)
+	gc := podgc.New(podgc.Config{Client: c, Period: 20 * time.Millisecond, TerminatedThreshold: 2, Nodes: nodes, Pods: pods, Logger: slog.New(slog.DiscardHandler)})
 	go func() { defer close(done); gc.Run(rctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(10 * time.Second)

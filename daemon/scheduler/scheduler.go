@@ -783,6 +783,14 @@ func (s *Scheduler) bound(outcomes []bindOutcome, now time.Time) (move bool) {
 	return move
 }
 
+// Informers returns the scheduler's informers of every node and every pod,
+// for other components in the process (controllers) to share instead of
+// keeping copies of their own. The scheduler runs them: they fill once
+// its Run starts. Do not modify the objects they hold.
+func (s *Scheduler) Informers() (*client.Informer[*wharfv1.Node], *client.Informer[*wharfv1.Pod]) {
+	return s.nodes, s.pods
+}
+
 // NodeInfos returns a copy of every node the scheduler schedules onto,
 // as its snapshot has them (ids and generations too), once it has listed
 // the cluster; it waits for that until ctx ends. The plugin host sends
