@@ -34,6 +34,7 @@ type daemonOptions struct {
 	schedulerConfig string
 	eventTTL        time.Duration
 	nodeGrace       time.Duration
+	profiling       bool
 }
 
 func (o *daemonOptions) addFlags(cmd *cobra.Command) {
@@ -45,6 +46,7 @@ func (o *daemonOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "scheduler profiles (a SchedulerConfiguration YAML file); default: the default profile")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", nodelifecycle.DefaultGracePeriod, "how long a node may go without a heartbeat before it is marked unreachable and takes no new pods")
 	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; 0 keeps events until deleted")
+	f.BoolVar(&o.profiling, "profiling", false, "serve Go's profiles (CPU, heap, goroutines) at /debug/pprof/ on the API port, for `go tool pprof`")
 }
 
 // defaultDataDir is $XDG_DATA_HOME/wharf, else ~/.local/share/wharf.
@@ -111,9 +113,10 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 		}
 	}
 	d, err := server.Start(ctx, server.Config{
-		DataDir: o.dataDir,
-		Listen:  o.listen,
-		Logger:  log,
+		DataDir:   o.dataDir,
+		Listen:    o.listen,
+		Logger:    log,
+		Profiling: o.profiling,
 		APIOptions: []apiserver.Option{
 			apiserver.WithRegistry(reg),
 			apiserver.WithEventTTL(o.eventTTL),

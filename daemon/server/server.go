@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	// StoreOptions and APIOptions are passed through.
 	StoreOptions []store.Option
 	APIOptions   []apiserver.Option
+	// Profiling serves net/http/pprof's profiles at /debug/pprof/ on the
+	// API's port.
+	Profiling bool
 }
 
 // Daemon is a running server.
@@ -87,7 +91,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		log:      log,
 		served:   make(chan error, 1),
 		http: &http.Server{
-			Handler:   api.Handler(),
+			Handler:   withProfiling(api.Handler(), cfg.Profiling),
 			Protocols: protocols,
 			// Watches are long-lived streams: allow many per connection.
 			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
@@ -100,7 +104,21 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// handler serves the API and any extra handlers on one mux.
+// withProfiling adds net/http/pprof's handlers in front of h when on.
+func withProfiling(h http.Handler, on bool) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
 // Addr is the address the daemon listens on.
 func (d *Daemon) Addr() string { return d.listener.Addr().String() }
 
