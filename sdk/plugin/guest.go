@@ -183,7 +183,7 @@ func (g *guest) applyNodes(b []byte) error {
 			upserts = append(upserts, n)
 		case f.num == 3 && f.bytes:
 			for v := f.v; len(v) > 0; {
-				id, k := protowire.ConsumeVarint(v)
+				id, k := consumeVarint(v)
 				if k < 0 {
 					return errWire
 				}

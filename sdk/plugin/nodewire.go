@@ -30,32 +30,85 @@ type field struct {
 // skipped.
 func walk(b []byte, fn func(f field) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		f, n := nextField(b)
 		if n < 0 {
 			return errWire
 		}
 		b = b[n:]
-		f := field{num: num}
-		switch typ {
-		case protowire.BytesType:
-			f.v, n = protowire.ConsumeBytes(b)
-			f.bytes = true
-		case protowire.VarintType:
-			f.x, n = protowire.ConsumeVarint(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errWire
-			}
-			b = b[n:]
+		if f.num == 0 { // a field of another wire type, skipped
 			continue
 		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextField decodes the field at the start of b and returns it with its
+// length; a field of a wire type other than varint and bytes comes back
+// with number 0, to be skipped; n < 0: b is malformed. Tags, lengths and
+// varints of one byte (almost all) are read here, not in protowire: in
+// WebAssembly the calls would cost more than the decoding (see
+// wirefast.go).
+func nextField(b []byte) (f field, n int) {
+	var typ protowire.Type
+	if c := b[0]; c < 0x80 && c >= 8 {
+		f.num, typ, n = protowire.Number(c>>3), protowire.Type(c&7), 1
+	} else if f.num, typ, n = slowTag(b); n < 0 {
+		return f, n
+	}
+	rest := b[n:]
+	var m int
+	switch typ {
+	case protowire.BytesType:
+		f.bytes = true
+		if len(rest) > 0 && rest[0] < 0x80 && int(rest[0]) < len(rest) {
+			m = int(rest[0]) + 1
+			f.v = rest[1:m:m]
+		} else {
+			f.v, m = slowBytes(rest)
+		}
+	case protowire.VarintType:
+		if len(rest) > 0 && rest[0] < 0x80 {
+			f.x, m = uint64(rest[0]), 1
+		} else {
+			f.x, m = slowVarint(rest)
+		}
+	default:
+		m = slowFieldValue(f.num, typ, rest)
+		f.num = 0
+	}
+	if m < 0 {
+		return f, m
+	}
+	return f, n + m
+}
+
+// decodeGPU decodes a GPUDevice: a loop of its own rather than walk with
+// a closure, for the eight or so of every GPU node.
+func decodeGPU(b []byte, g *wharfv1.GPUDevice) error {
+	for len(b) > 0 {
+		f, n := nextField(b)
 		if n < 0 {
 			return errWire
 		}
 		b = b[n:]
-		if err := fn(f); err != nil {
-			return err
+		switch {
+		case f.num == 1 && !f.bytes:
+			g.Index = int32(f.x)
+		case f.num == 2 && f.bytes:
+			g.Uuid = str(f.v)
+		case f.num == 3 && f.bytes:
+			g.Model = str(f.v)
+		case f.num == 4 && !f.bytes:
+			g.MemoryMib = int64(f.x)
+		case f.num == 5 && f.bytes:
+			g.DriverVersion = str(f.v)
+		case f.num == 6 && !f.bytes:
+			g.NumaNode = int32(f.x)
+		case f.num == 7 && f.bytes:
+			g.PciBusId = str(f.v)
 		}
 	}
 	return nil
@@ -120,7 +173,7 @@ func str(b []byte) string {
 func count(b []byte, num protowire.Number) int {
 	c := 0
 	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
+		n, typ, l := consumeTag(b)
 		if l < 0 {
 			return c
 		}
@@ -128,7 +181,7 @@ func count(b []byte, num protowire.Number) int {
 		if n == num {
 			c++
 		}
-		if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+		if l = consumeFieldValue(n, typ, b); l < 0 {
 			return c
 		}
 		b = b[l:]
@@ -160,14 +213,14 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 		return 0, err
 	}
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
+		num, typ, l := consumeTag(b)
 		if l < 0 {
 			return 0, errWire
 		}
 		b = b[l:]
 		switch {
 		case num == 1 && typ == protowire.VarintType:
-			x, l := protowire.ConsumeVarint(b)
+			x, l := consumeVarint(b)
 			if l < 0 {
 				return 0, errWire
 			}
@@ -175,7 +228,7 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 			id = uint32(x)
 			continue
 		case num == 5 && typ == protowire.BytesType:
-			v, l := protowire.ConsumeBytes(b)
+			v, l := consumeBytes(b)
 			if l < 0 {
 				return 0, errWire
 			}
@@ -188,7 +241,7 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 			}
 			continue
 		case num == 5 && typ == protowire.VarintType:
-			x, l := protowire.ConsumeVarint(b)
+			x, l := consumeVarint(b)
 			if l < 0 {
 				return 0, errWire
 			}
@@ -196,7 +249,7 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 			n.AllocatedGPUs = append(n.AllocatedGPUs, int32(x))
 			continue
 		}
-		l = protowire.ConsumeFieldValue(num, typ, b)
+		l = consumeFieldValue(num, typ, b)
 		if l < 0 {
 			return 0, errWire
 		}
@@ -218,7 +271,7 @@ func decodeAccountingField(f field, n *Node) error {
 				v = v[1:]
 				continue
 			}
-			x, k := protowire.ConsumeVarint(v)
+			x, k := consumeVarint(v)
 			if k < 0 {
 				return errWire
 			}
@@ -328,25 +381,7 @@ func decodeNodeStatus(b []byte, s *wharfv1.NodeStatus) error {
 			g := &devs[0]
 			devs = devs[1:]
 			s.Gpus = append(s.Gpus, g)
-			return walk(f.v, func(f field) error {
-				switch {
-				case f.num == 1 && !f.bytes:
-					g.Index = int32(f.x)
-				case f.num == 2 && f.bytes:
-					g.Uuid = str(f.v)
-				case f.num == 3 && f.bytes:
-					g.Model = str(f.v)
-				case f.num == 4 && !f.bytes:
-					g.MemoryMib = int64(f.x)
-				case f.num == 5 && f.bytes:
-					g.DriverVersion = str(f.v)
-				case f.num == 6 && !f.bytes:
-					g.NumaNode = int32(f.x)
-				case f.num == 7 && f.bytes:
-					g.PciBusId = str(f.v)
-				}
-				return nil
-			})
+			return decodeGPU(f.v, g)
 		}
 		return nil
 	})

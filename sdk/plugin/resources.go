@@ -53,13 +53,13 @@ func (r Resources) Map() map[string]int64 {
 // it arrived (see encodedResources).
 func (r Resources) each(fn func(k []byte, v int64)) {
 	for b := r.enc; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		b = b[n:]
 		if num != r.num || typ != protowire.BytesType {
-			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			b = b[consumeFieldValue(num, typ, b):]
 			continue
 		}
-		e, n := protowire.ConsumeBytes(b)
+		e, n := consumeBytes(b)
 		b = b[n:]
 		k, v, _ := int64Entry(e)
 		fn(k, v)
@@ -70,12 +70,12 @@ func (r Resources) each(fn func(k []byte, v int64)) {
 // the message b (a copy of b, checked), as Resources.
 func encodedResources(b []byte, num protowire.Number) (Resources, error) {
 	for rest := b; len(rest) > 0; {
-		n, typ, l := protowire.ConsumeTag(rest)
+		n, typ, l := consumeTag(rest)
 		if l < 0 {
 			return Resources{}, errWire
 		}
 		rest = rest[l:]
-		l = protowire.ConsumeFieldValue(n, typ, rest)
+		l = consumeFieldValue(n, typ, rest)
 		if l < 0 {
 			return Resources{}, errWire
 		}
@@ -83,7 +83,7 @@ func encodedResources(b []byte, num protowire.Number) (Resources, error) {
 			if typ != protowire.BytesType {
 				return Resources{}, errWire
 			}
-			e, _ := protowire.ConsumeBytes(rest)
+			e, _ := consumeBytes(rest)
 			if _, _, err := int64Entry(e); err != nil {
 				return Resources{}, err
 			}

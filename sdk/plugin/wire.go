@@ -38,13 +38,13 @@ func (f *schedFields) reset() {
 // varints in ABI version 1, is skipped as unknown.
 func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errWire
 		}
 		b = b[n:]
 		if typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return errWire
 			}
@@ -76,7 +76,7 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 			f.ids = append(f.ids, b[:4]) // one id, unpacked
 			b = b[4:]
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := consumeFieldValue(num, typ, b)
 			if n < 0 {
 				return errWire
 			}
@@ -155,39 +155,39 @@ func podMetaEntry(b []byte, num protowire.Number, key string) (val []byte, ok bo
 // pod's metadata (field 1 of Pod): its number and its bytes.
 func walkPodMeta(b []byte, fn func(num protowire.Number, v []byte) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errWire
 		}
 		b = b[n:]
 		if num != 1 || typ != protowire.BytesType {
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := consumeFieldValue(num, typ, b)
 			if n < 0 {
 				return errWire
 			}
 			b = b[n:]
 			continue
 		}
-		meta, n := protowire.ConsumeBytes(b)
+		meta, n := consumeBytes(b)
 		if n < 0 {
 			return errWire
 		}
 		b = b[n:]
 		for len(meta) > 0 {
-			num, typ, n := protowire.ConsumeTag(meta)
+			num, typ, n := consumeTag(meta)
 			if n < 0 {
 				return errWire
 			}
 			meta = meta[n:]
 			if typ != protowire.BytesType {
-				n := protowire.ConsumeFieldValue(num, typ, meta)
+				n := consumeFieldValue(num, typ, meta)
 				if n < 0 {
 					return errWire
 				}
 				meta = meta[n:]
 				continue
 			}
-			v, n := protowire.ConsumeBytes(meta)
+			v, n := consumeBytes(meta)
 			if n < 0 {
 				return errWire
 			}
@@ -208,20 +208,20 @@ func decodeStringEntry(b []byte) (k, v string, err error) {
 // stringEntry decodes a map<string, string> entry, without copying.
 func stringEntry(b []byte) (k, v []byte, err error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return nil, nil, errWire
 		}
 		b = b[n:]
 		if typ != protowire.BytesType {
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := consumeFieldValue(num, typ, b)
 			if n < 0 {
 				return nil, nil, errWire
 			}
 			b = b[n:]
 			continue
 		}
-		s, n := protowire.ConsumeBytes(b)
+		s, n := consumeBytes(b)
 		if n < 0 {
 			return nil, nil, errWire
 		}
@@ -243,28 +243,28 @@ func decodeInt64Entry(b []byte) (k string, v int64, err error) {
 // int64Entry reads a map<string, int64> entry; k is in b.
 func int64Entry(b []byte) (k []byte, v int64, err error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return nil, 0, errWire
 		}
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			s, n := protowire.ConsumeBytes(b)
+			s, n := consumeBytes(b)
 			if n < 0 {
 				return nil, 0, errWire
 			}
 			b = b[n:]
 			k = s
 		case num == 2 && typ == protowire.VarintType:
-			x, n := protowire.ConsumeVarint(b)
+			x, n := consumeVarint(b)
 			if n < 0 {
 				return nil, 0, errWire
 			}
 			b = b[n:]
 			v = int64(x)
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := consumeFieldValue(num, typ, b)
 			if n < 0 {
 				return nil, 0, errWire
 			}
