@@ -173,6 +173,15 @@ func str(b []byte) string {
 func count(b []byte, num protowire.Number) int {
 	c := 0
 	for len(b) > 0 {
+		// A bytes field with a one-byte tag and length (almost all):
+		// without a call (see wirefast.go).
+		if t := b[0]; t < 0x80 && t >= 8 && t&7 == byte(protowire.BytesType) && len(b) > 1 && b[1] < 0x80 && int(b[1])+2 <= len(b) {
+			if protowire.Number(t>>3) == num {
+				c++
+			}
+			b = b[2+int(b[1]):]
+			continue
+		}
 		n, typ, l := consumeTag(b)
 		if l < 0 {
 			return c

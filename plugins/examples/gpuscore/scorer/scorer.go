@@ -305,8 +305,12 @@ func (g *GPUScore) prepareFlat(f *flatNode, h *hotNode, d *devices, n *plugin.No
 func (g *GPUScore) deriveDevices(d *devices, node *wharfv1.Node) {
 	gpus := node.GetStatus().GetGpus()
 	*d = devices{node: node, model: make([]int, len(gpus)), memMiB: make([]int64, len(gpus)), index: make([]int32, len(gpus))}
+	lastModel, lastID := "", -1 // a node's GPUs are usually of one model
 	for i, dev := range gpus {
-		d.model[i] = g.modelID(dev.GetModel())
+		if m := dev.GetModel(); lastID < 0 || m != lastModel {
+			lastModel, lastID = m, g.modelID(m)
+		}
+		d.model[i] = lastID
 		d.memMiB[i] = dev.GetMemoryMib()
 		d.index[i] = dev.GetIndex()
 		d.totalMiB += dev.GetMemoryMib()
