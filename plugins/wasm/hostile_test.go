@@ -322,3 +322,46 @@ func TestLoopingGuestDoesNotStallGC(t *testing.T) {
 		t.Fatalf("err = %v; want ErrTimeout", err)
 	}
 }
+
+// TestHostileCollect: a module whose wharf_collect loops or traps is
+// contained like any call: the instance is discarded after the long
+// deadline collections get, and calls go on, on a new instance.
+func TestHostileCollect(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string][]byte{
+		"loop": cat(loop(br(0)), unreachable),
+		"trap": unreachable,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			spec := allowAllWAT(nil)
+			spec.funcs = append(spec.funcs, fn{name: abi.ExportCollect, results: []byte{i32}, body: body})
+			// Collections get the startup deadline: ten times the timeout,
+			// at least a second.
+			m, err := newEngine(t).Load(context.Background(), spec.bytes(), wasm.Config{Name: name, Timeout: 50 * time.Millisecond, MaxInstances: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			before := m.Stats()
+			deadline := time.Now().Add(30 * time.Second)
+			for i := 0; m.Stats().Discarded == 0; i++ {
+				if time.Now().After(deadline) {
+					t.Fatalf("after %d calls: %+v; want the instance whose collect failed discarded", i, m.Stats())
+				}
+				if resp, err := validate(t, m); err != nil || !resp.GetAllowed() {
+					t.Fatalf("call %d: %v, %v", i, resp, err)
+				}
+			}
+			// The next calls are served by its replacement.
+			for i := range 3 {
+				if resp, err := validate(t, m); err != nil || !resp.GetAllowed() {
+					t.Fatalf("call %d after the discard: %v, %v", i, resp, err)
+				}
+			}
+			if st := m.Stats(); st.Created <= before.Created || st.Collections != 0 {
+				t.Errorf("stats %+v (before %+v); want a new instance, no collection", st, before)
+			}
+		})
+	}
+}
