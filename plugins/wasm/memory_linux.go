@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"math"
 
 	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/sys/unix"
@@ -22,18 +23,17 @@ func withReservedMemory(ctx context.Context) context.Context {
 	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(reserveMemory))
 }
 
-// reserveMemory is an experimental.MemoryAllocator. It returns nil when
-// the reservation fails, which wazero reports as the instance failing to
-// start.
-func reserveMemory(_, max uint64) experimental.LinearMemory {
-	if max == 0 {
-		max = 1 // mmap refuses a length of 0
+// reserveMemory is an experimental.MemoryAllocator. When the address
+// space cannot be had, it falls back to a Go slice that grows by copying,
+// as wazero's own memory does (wazero cannot take no memory).
+func reserveMemory(capacity, max uint64) experimental.LinearMemory {
+	if max > 0 && max <= math.MaxInt {
+		buf, err := unix.Mmap(-1, 0, int(max), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		if err == nil {
+			return &reservedMemory{buf: buf}
+		}
 	}
-	buf, err := unix.Mmap(-1, 0, int(max), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-	if err != nil {
-		return nil
-	}
-	return &reservedMemory{buf: buf}
+	return &sliceMemory{buf: make([]byte, 0, min(capacity, max)), max: max}
 }
 
 // reservedMemory is a linear memory in a reservation; its address never
@@ -56,3 +56,27 @@ func (r *reservedMemory) Free() {
 		r.buf = nil
 	}
 }
+
+// sliceMemory is a linear memory in a Go slice, copied to a larger one
+// when it grows past its capacity.
+type sliceMemory struct {
+	buf []byte
+	max uint64
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (s *sliceMemory) Reallocate(size uint64) []byte {
+	if size > s.max {
+		return nil
+	}
+	if size > uint64(cap(s.buf)) {
+		grown := make([]byte, size, min(max(2*uint64(cap(s.buf)), size), s.max))
+		copy(grown, s.buf)
+		s.buf = grown
+	}
+	s.buf = s.buf[:size]
+	return s.buf
+}
+
+// Free implements experimental.LinearMemory.
+func (s *sliceMemory) Free() { s.buf = nil }
