@@ -44,14 +44,16 @@ type Module struct {
 	stop   chan struct{} // closed by Close
 
 	// collects: the module exports wharf_collect, which collectLoop calls
-	// on instances that served collectEvery calls since the last time.
-	collects  bool
-	collectCh chan struct{}
+	// on instances that served collectEvery calls since the last time;
+	// collectFailed: a call of it failed, and it is not called again.
+	collects      bool
+	collectFailed atomic.Bool
+	collectCh     chan struct{}
 
 	created     atomic.Int64
 	discarded   atomic.Int64
 	starting    atomic.Int64 // instances being started in the background
-	collecting  atomic.Int64 // instances in wharf_collect
+	collecting  atomic.Int64 // collectLoop at work: an instance may be in wharf_collect
 	collections atomic.Int64 // that collected
 	nodeUpdates atomic.Int64 // calls of wharf_scheduler_nodes
 }
@@ -386,9 +388,15 @@ func (m *Module) get(ctx context.Context, deadline time.Time) (in *instance, fre
 	}
 	// When every instance is still starting (after a crash, say) or
 	// collecting, waiting for one is bounded by the startup deadline, not
-	// the call's: the call then gets its own deadline (see do).
+	// the call's: the call then gets its own deadline (see do). A
+	// collection may run to its own startup deadline and fail, and then a
+	// replacement starts: twice that.
 	if collecting || int(m.starting.Load()) >= len(m.slots) {
-		if d := time.Now().Add(m.cfg.startupTimeout()); d.After(deadline) {
+		wait := m.cfg.startupTimeout()
+		if collecting {
+			wait *= 2
+		}
+		if d := time.Now().Add(wait); d.After(deadline) {
 			deadline, fresh = d, true
 		}
 	}
@@ -449,7 +457,7 @@ func (m *Module) scheduling() bool {
 func (m *Module) put(in *instance) {
 	in.used = time.Now()
 	in.calls++
-	due := m.collects && in.calls >= collectEvery
+	due := m.collects && in.calls >= collectEvery && !m.collectFailed.Load()
 	m.idle <- in // another goroutine may have it from here on
 	if due {
 		select {
@@ -483,6 +491,9 @@ func (m *Module) collectLoop() {
 		if !m.acquire() {
 			return
 		}
+		// Counted as collecting from before it takes an instance: a caller
+		// that finds none idle meanwhile must wait, not start another.
+		m.collecting.Add(1)
 		for range cap(m.idle) {
 			t.Reset(collectWait)
 			var in *instance
@@ -505,6 +516,7 @@ func (m *Module) collectLoop() {
 			}
 			m.idle <- in
 		}
+		m.collecting.Add(-1)
 		m.calls.Done()
 	}
 }
@@ -515,15 +527,18 @@ const collectWait = 100 * time.Millisecond
 // collect calls wharf_collect on an instance no caller holds, under the
 // startup deadline: a collection takes tens of milliseconds on a heap of
 // thousands of nodes. Callers that find no idle instance meanwhile wait
-// for it rather than start another (see get).
+// for it rather than start another (see get). When it fails the instance
+// must go, and wharf_collect is not called again: the module is left to
+// collect inside its calls, as it would without the export, rather than
+// lose an instance, and its copy of the nodes, every 64 calls.
 func (m *Module) collect(in *instance) error {
-	if !m.collects {
+	if !m.collects || m.collectFailed.Load() {
 		return nil
 	}
-	m.collecting.Add(1)
-	defer m.collecting.Add(-1)
 	in.calls = 0
 	if err := in.run(abi.ExportCollect, time.Now().Add(m.cfg.startupTimeout())); err != nil {
+		m.collectFailed.Store(true)
+		m.log.Warn("plugin's "+abi.ExportCollect+" failed; it is not called again", "err", err)
 		return err
 	}
 	if uint32(in.stack[0]) != 0 {
