@@ -21,10 +21,9 @@ import (
 
 const hostilePkg = "github.com/wharfhq/wharf/plugins/wasm/testdata/hostile"
 
-// TestHostileGoGuest: a Go guest that loops, spins, eats memory, panics or
-// exits is contained, and the next call gets a healthy instance.
-func TestHostileGoGuest(t *testing.T) {
-	t.Parallel()
+// loadHostile loads the hostile Go guest with cfg; the error is Load's.
+func loadHostile(t *testing.T, cfg wasm.Config) (*wasm.Module, error) {
+	t.Helper()
 	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +32,21 @@ func TestHostileGoGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.Load(context.Background(), bin, wasm.Config{Name: "hostile", Timeout: 200 * time.Millisecond, MemoryLimitMiB: 64, MaxInstances: 2})
+	m, err := e.Load(context.Background(), bin, cfg)
+	if err == nil {
+		t.Cleanup(func() { m.Close(context.Background()) })
+	}
+	return m, err
+}
+
+// TestHostileGoGuest: a Go guest that loops, spins, eats memory, panics or
+// exits is contained, and the next call gets a healthy instance.
+func TestHostileGoGuest(t *testing.T) {
+	t.Parallel()
+	m, err := loadHostile(t, wasm.Config{Name: "hostile", Timeout: 200 * time.Millisecond, MemoryLimitMiB: 64, MaxInstances: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(context.Background())
 	call := func(mode string) (*pluginv1.AdmissionResponse, error) {
 		pod, _ := proto.Marshal(&wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Annotations: map[string]string{"hostile": mode}}})
 		req, _ := proto.Marshal(&pluginv1.AdmissionRequest{Kind: "Pod", Object: pod, Operation: pluginv1.Operation_OPERATION_CREATE})
@@ -82,20 +91,11 @@ func TestHostileGoGuest(t *testing.T) {
 // collecting waits for it rather than start another instance.
 func TestGuestCollectsBetweenCalls(t *testing.T) {
 	t.Parallel()
-	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := wasm.NewEngine(cacheDir(t), wasm.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Timeouts are not under test: a busy machine must not fail it.
-	m, err := e.Load(context.Background(), bin, wasm.Config{Name: "hostile", MaxInstances: 2, Timeout: 5 * time.Second})
+	m, err := loadHostile(t, wasm.Config{Name: "hostile", MaxInstances: 2, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(context.Background())
 	call := func(mode string) error {
 		pod, _ := proto.Marshal(&wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Annotations: map[string]string{"hostile": mode}}})
 		req, _ := proto.Marshal(&pluginv1.AdmissionRequest{Kind: "Pod", Object: pod, Operation: pluginv1.Operation_OPERATION_CREATE})
@@ -163,15 +163,7 @@ func TestInstrumentationKeepsResults(t *testing.T) {
 // an ABI violation.
 func TestMemoryLimitBelowTheModulesStart(t *testing.T) {
 	t.Parallel()
-	bin, err := os.ReadFile(plugintest.Build(t, hostilePkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := wasm.NewEngine(cacheDir(t), wasm.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.Load(context.Background(), bin, wasm.Config{Name: "hostile", MemoryLimitMiB: 1})
+	_, err := loadHostile(t, wasm.Config{Name: "hostile", MemoryLimitMiB: 1})
 	if !errors.Is(err, wasm.ErrMemoryLimit) || errors.Is(err, wasm.ErrABI) {
 		t.Fatalf("err = %v; want ErrMemoryLimit (and not ErrABI)", err)
 	}
