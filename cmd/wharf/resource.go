@@ -20,6 +20,8 @@ type resource interface {
 	Delete(ctx context.Context, ns, name string, opts client.DeleteOptions) (client.Object, error)
 	Watch(ctx context.Context, opts client.WatchOptions) (client.Watcher[client.Object], error)
 	Apply(ctx context.Context, obj client.Object) (*client.ApplyResult[client.Object], error)
+	// Update writes obj with its resourceVersion as the precondition.
+	Update(ctx context.Context, obj client.Object) (client.Object, error)
 }
 
 // lookupKind finds a kind by any of its names (pod, pods, po, Pod).
@@ -111,6 +113,18 @@ func (t typed[T]) Apply(ctx context.Context, obj client.Object) (*client.ApplyRe
 		return nil, err
 	}
 	return &client.ApplyResult[client.Object]{Object: res.Object, Created: res.Created, Changed: res.Changed}, nil
+}
+
+func (t typed[T]) Update(ctx context.Context, obj client.Object) (client.Object, error) {
+	o, ok := obj.(T)
+	if !ok {
+		return nil, fmt.Errorf("cannot update a %T as a %s", obj, t.info.Kind)
+	}
+	out, err := t.r.Update(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 type erasedWatcher[T client.Object] struct{ w client.Watcher[T] }

@@ -84,6 +84,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newNodeCommand(g), newLogsCommand(g),
 		newPluginCommand(g),
 		newCordonCommand(g), newUncordonCommand(g), newDrainCommand(g),
+		newLabelCommand(g), newTaintCommand(g),
 	)
 	return root
 }
