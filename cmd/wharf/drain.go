@@ -43,18 +43,20 @@ func newUncordonCommand(g *globals) *cobra.Command {
 // taints may change).
 func setUnschedulable(ctx context.Context, g *globals, names []string, on bool) error {
 	verb := map[bool]string{true: "cordoned", false: "uncordoned"}[on]
-	nodes := g.client().Nodes()
+	info, _ := lookupKind("node")
+	nodes := resourceFor(g.client(), info)
 	var errs []error
 	for _, name := range names {
-		changed, err := updateNode(ctx, nodes, name, func(n *wharfv1.Node) bool {
+		changed, err := updateObject(ctx, nodes, "", name, func(obj client.Object) (bool, error) {
+			n := obj.(*wharfv1.Node)
 			if n.GetSpec().GetUnschedulable() == on {
-				return false
+				return false, nil
 			}
 			if n.Spec == nil {
 				n.Spec = &wharfv1.NodeSpec{}
 			}
 			n.Spec.Unschedulable = on
-			return true
+			return true, nil
 		})
 		switch {
 		case err != nil:
@@ -66,28 +68,6 @@ func setUnschedulable(ctx context.Context, g *globals, names []string, on bool) 
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// updateNode applies change to the node and writes it when change says it
-// changed something, again on a conflict.
-func updateNode(ctx context.Context, nodes client.Resource[*wharfv1.Node], name string, change func(*wharfv1.Node) bool) (bool, error) {
-	for {
-		n, err := nodes.Get(ctx, "", name)
-		if err != nil {
-			return false, fmt.Errorf("node %q: %w", name, err)
-		}
-		if !change(n) {
-			return false, nil
-		}
-		_, err = nodes.Update(ctx, n)
-		if client.IsConflict(err) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("node %q: %w", name, err)
-		}
-		return true, nil
-	}
 }
 
 type drainOptions struct {
