@@ -829,3 +829,39 @@ func TestEventsExpire(t *testing.T) {
 		t.Errorf("/metrics does not count the expired event:\n%s", b)
 	}
 }
+
+// A NoExecute taint gets the time it came (eviction counts from it): a
+// new one now, one the node had its old time, and applying the same
+// manifest again changes nothing.
+func TestNoExecuteTaintTimeAdded(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	manifest := func(taints ...*wharfv1.Taint) *wharfv1.Node {
+		return &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "n1"}, Spec: &wharfv1.NodeSpec{Taints: taints}}
+	}
+	maint := &wharfv1.Taint{Key: "maintenance", Effect: "NoExecute"}
+	gpu := &wharfv1.Taint{Key: "gpu", Value: "yes", Effect: "NoSchedule"}
+	first, err := c.Nodes().Apply(ctx(t), manifest(maint, gpu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := first.Object.GetSpec().GetTaints()
+	if ts[0].GetTimeAdded() == nil || ts[1].GetTimeAdded() != nil {
+		t.Fatalf("taints %v; want a time on the NoExecute one only", ts)
+	}
+	again, err := c.Nodes().Apply(ctx(t), manifest(maint, gpu))
+	if err != nil || again.Changed || again.Object.GetMetadata().GetResourceVersion() != first.Object.GetMetadata().GetResourceVersion() {
+		t.Fatalf("re-apply: changed %v, %v", again.Changed, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	drain := &wharfv1.Taint{Key: "drain", Effect: "NoExecute"}
+	more, err := c.Nodes().Apply(ctx(t), manifest(maint, gpu, drain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts = more.Object.GetSpec().GetTaints()
+	if !ts[0].GetTimeAdded().AsTime().Equal(first.Object.GetSpec().GetTaints()[0].GetTimeAdded().AsTime()) ||
+		!ts[2].GetTimeAdded().AsTime().After(ts[0].GetTimeAdded().AsTime()) {
+		t.Errorf("taints %v; want maintenance's time kept and drain's later", ts)
+	}
+}

@@ -2,13 +2,17 @@ package apiserver
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 )
 
 var nodeStrategy = strategy{
+	prepareCreate: func(obj proto.Message) { stampNoExecute(nil, obj.(*wharfv1.Node)) },
+	prepareUpdate: func(old, obj proto.Message) { stampNoExecute(old.(*wharfv1.Node), obj.(*wharfv1.Node)) },
 	validate: func(obj proto.Message) fieldErrors {
 		n := obj.(*wharfv1.Node)
 		var fe fieldErrors
@@ -25,4 +29,35 @@ var nodeStrategy = strategy{
 		validateQuantities(&fe, "status.allocatable", n.GetStatus().GetAllocatable())
 		return fe
 	},
+}
+
+// stampNoExecute gives each NoExecute taint of n without timeAdded the
+// time of the same taint (key, value and effect) in old, or now for a new
+// one: pods evicted by it count their tolerationSeconds from then, and a
+// manifest that leaves the time out applies again as no change.
+func stampNoExecute(old, n *wharfv1.Node) {
+	var now *timestamppb.Timestamp
+	cloned := false
+	for i, t := range n.GetSpec().GetTaints() {
+		if t.GetEffect() != "NoExecute" || t.GetTimeAdded() != nil {
+			continue
+		}
+		if !cloned { // the caller's messages may be shared
+			n.Spec.Taints, cloned = slices.Clone(n.Spec.Taints), true
+		}
+		t = proto.Clone(t).(*wharfv1.Taint)
+		for _, o := range old.GetSpec().GetTaints() {
+			if o.GetKey() == t.GetKey() && o.GetValue() == t.GetValue() && o.GetEffect() == t.GetEffect() {
+				t.TimeAdded = o.GetTimeAdded()
+				break
+			}
+		}
+		if t.TimeAdded == nil {
+			if now == nil {
+				now = timestamppb.Now()
+			}
+			t.TimeAdded = now
+		}
+		n.Spec.Taints[i] = t
+	}
 }
