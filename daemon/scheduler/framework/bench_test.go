@@ -65,6 +65,10 @@ var benchPods = map[string]*wharfv1.Pod{
 	"gpu": st.Pod("train", st.Requests("cpu", "4", "memory", "32Gi", "nvidia.com/gpu", "1"),
 		st.Toleration("nvidia.com/gpu", "Exists", "", "NoSchedule"),
 		st.Annotation(framework.AnnotationGPUMinMemoryMiB, "40000")),
+	// A GPU pod that names the models it wants.
+	"gpu-model": st.Pod("train", st.Requests("cpu", "4", "memory", "32Gi", "nvidia.com/gpu", "1"),
+		st.Toleration("nvidia.com/gpu", "Exists", "", "NoSchedule"),
+		st.Annotation(framework.AnnotationGPUModels, "NVIDIA A100-SXM4-80GB,nvidia h100 80gb hbm3")),
 }
 
 // BenchmarkScheduleCycle is one scheduling cycle (Schedule, no Reserve) on
@@ -75,7 +79,7 @@ func BenchmarkScheduleCycle(b *testing.B) {
 	snap := benchCluster(b, 5000)
 	fw := defaultFramework(b)
 	ctx := context.Background()
-	for _, name := range []string{"plain", "affinity", "gpu"} {
+	for _, name := range []string{"plain", "affinity", "gpu", "gpu-model"} {
 		b.Run(name, func(b *testing.B) {
 			pi := framework.MustNewPodInfo(benchPods[name])
 			b.ReportAllocs()

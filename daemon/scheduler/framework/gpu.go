@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 )
@@ -17,6 +18,8 @@ type GPU struct {
 	// Pod is the key (namespace/name) of the pod the device is allocated
 	// to, "" while free.
 	Pod string
+	// model is Model's id (see modelID); 0: none.
+	model int32
 }
 
 // GPURequest is what a pod asks of GPUs: a count (resource nvidia.com/gpu)
@@ -32,6 +35,8 @@ type GPURequest struct {
 	// pod's container statuses. The snapshot restores accounting from them.
 	Devices []int32
 	UUIDs   []string
+	// models are the ids of Models (see modelID), when every one has one.
+	models []int32
 }
 
 // Constrained reports whether the request names attributes beyond a count.
@@ -47,12 +52,54 @@ func (g *GPURequest) Matches(d *GPU) bool {
 	if len(g.Models) == 0 {
 		return true
 	}
+	// By id: the filters ask this of every device of every candidate node.
+	if d.model != 0 && len(g.models) == len(g.Models) {
+		for _, id := range g.models {
+			if id == d.model {
+				return true
+			}
+		}
+		return false
+	}
 	for _, m := range g.Models {
 		if strings.EqualFold(m, d.Model) {
 			return true
 		}
 	}
 	return false
+}
+
+// modelIDs numbers GPU model names, compared without case as Matches does,
+// so that matching a device is comparing two integers. It holds at most
+// maxModels names; past that, names get no id (0) and are compared as
+// strings.
+var modelIDs = struct {
+	sync.RWMutex
+	m map[string]int32
+}{m: map[string]int32{}}
+
+const maxModels = 4096
+
+// modelID returns name's id, 0 for none.
+func modelID(name string) int32 {
+	key := strings.ToLower(name)
+	modelIDs.RLock()
+	id, ok := modelIDs.m[key]
+	modelIDs.RUnlock()
+	if ok {
+		return id
+	}
+	modelIDs.Lock()
+	defer modelIDs.Unlock()
+	if id, ok := modelIDs.m[key]; ok {
+		return id
+	}
+	if len(modelIDs.m) >= maxModels {
+		return 0
+	}
+	id = int32(len(modelIDs.m) + 1)
+	modelIDs.m[key] = id
+	return id
 }
 
 func parseGPURequest(p *wharfv1.Pod, count int64) (GPURequest, error) {
@@ -74,6 +121,14 @@ func parseGPURequest(p *wharfv1.Pod, count int64) (GPURequest, error) {
 		}
 		if len(g.Models) == 0 {
 			return g, fmt.Errorf(path+": empty; want comma-separated model names (e.g. \"NVIDIA H100 80GB HBM3\")", AnnotationGPUModels)
+		}
+		for _, m := range g.Models {
+			id := modelID(m)
+			if id == 0 {
+				g.models = nil
+				break
+			}
+			g.models = append(g.models, id)
 		}
 	}
 	if count == 0 && (g.MinMemoryMiB > 0 || len(g.Models) > 0) {
@@ -100,7 +155,7 @@ func parseGPUs(ds []*wharfv1.GPUDevice) []GPU {
 	}
 	out := make([]GPU, len(ds))
 	for i, d := range ds {
-		out[i] = GPU{Index: d.GetIndex(), UUID: d.GetUuid(), Model: d.GetModel(), MemoryMiB: d.GetMemoryMib()}
+		out[i] = GPU{Index: d.GetIndex(), UUID: d.GetUuid(), Model: d.GetModel(), MemoryMiB: d.GetMemoryMib(), model: modelID(d.GetModel())}
 	}
 	return out
 }

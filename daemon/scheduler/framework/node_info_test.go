@@ -239,3 +239,28 @@ func TestNodeLabelLookup(t *testing.T) {
 		}
 	}
 }
+
+// GPU models match without regard to case, whether the device and the
+// request were parsed from objects (compared by id) or written by hand
+// (compared as strings).
+func TestGPUModelsMatch(t *testing.T) {
+	node, err := framework.NewNodeInfo(st.Node("gpu-1", st.GPUs(4, "NVIDIA H100 80GB HBM3", 81559)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for models, want := range map[string]int{
+		"nvidia h100 80gb hbm3":                        4,
+		"NVIDIA A100-SXM4-80GB, NVIDIA H100 80GB HBM3": 4,
+		"NVIDIA H100":           0,
+		"NVIDIA A100-SXM4-80GB": 0,
+	} {
+		pi := framework.MustNewPodInfo(st.Pod("p", st.Requests("nvidia.com/gpu", "1"), st.Annotation(framework.AnnotationGPUModels, models)))
+		if _, total := node.MatchingGPUs(&pi.GPU); total != want {
+			t.Errorf("models %q: %d devices match, want %d", models, total, want)
+		}
+		byHand := framework.GPURequest{Count: 1, Models: pi.GPU.Models}
+		if got := byHand.Matches(&framework.GPU{Model: "NVIDIA H100 80GB HBM3"}) == (want > 0); !got {
+			t.Errorf("models %q, by hand: Matches says %v", models, want == 0)
+		}
+	}
+}
