@@ -72,7 +72,7 @@ func parseTaints(ts []*wharfv1.Taint) ([]Taint, error) {
 		if t.GetKey() == "" {
 			return nil, fmt.Errorf("spec.taints[%d].key: required", i)
 		}
-		out = append(out, Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: e, reason: taintReason(t.GetKey(), t.GetValue())})
+		out = append(out, Taint{Key: intern(t.GetKey()), Value: intern(t.GetValue()), Effect: e, reason: taintReason(t.GetKey(), t.GetValue())})
 	}
 	return out, nil
 }
@@ -119,7 +119,7 @@ func parseTolerations(ts []*wharfv1.Toleration) ([]Toleration, error) {
 		if !ok {
 			return nil, fmt.Errorf("spec.tolerations[%d].effect: unknown effect %q; want NoSchedule, PreferNoSchedule, NoExecute or empty for all", i, t.GetEffect())
 		}
-		tol := Toleration{Key: t.GetKey(), Value: t.GetValue(), Effect: e}
+		tol := Toleration{Key: intern(t.GetKey()), Value: intern(t.GetValue()), Effect: e} // interned: comparing them with a node's taints is comparing pointers
 		switch t.GetOperator() {
 		case "", "Equal":
 			if t.GetKey() == "" {
