@@ -126,6 +126,9 @@ func TestValidationNamesFields(t *testing.T) {
 		{"toleration", func(p *wharfv1.Pod) {
 			p.Spec.Tolerations = []*wharfv1.Toleration{{Key: "gpu", Operator: "Exists", Value: "x"}}
 		}, "spec.tolerations[0].value"},
+		{"toleration_seconds", func(p *wharfv1.Pod) {
+			p.Spec.Tolerations = []*wharfv1.Toleration{{Key: "gpu", Operator: "Exists", Effect: "NoExecute"}, {Key: "gpu", Operator: "Exists", Effect: "NoSchedule", TolerationSeconds: new(int64)}}
+		}, "spec.tolerations[1].effect"},
 		{"fractional_gpu", func(p *wharfv1.Pod) { p.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"] = "500m" }, "nvidia.com/gpu"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -213,6 +213,9 @@ func validatePod(obj proto.Message) fieldErrors {
 		if t.GetEffect() != "" {
 			oneOf(&fe, path+".effect", t.GetEffect(), "NoSchedule", "PreferNoSchedule", "NoExecute")
 		}
+		if t.TolerationSeconds != nil && t.GetEffect() != "NoExecute" {
+			fe.add(path+".effect", "must be NoExecute when tolerationSeconds is set (only NoExecute taints evict)")
+		}
 	}
 	if na := s.GetAffinity().GetNodeAffinity(); na != nil {
 		for i, term := range na.GetRequiredDuringSchedulingIgnoredDuringExecution().GetNodeSelectorTerms() {
