@@ -13,13 +13,6 @@ import (
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 )
 
-// serveExplain answers an explain request in the loop (the snapshot is the
-// loop's).
-func (s *Scheduler) serveExplain(r explainReq) {
-	res, err := s.explain(r)
-	r.reply <- explainReply{res, err}
-}
-
 func (s *Scheduler) explain(r explainReq) (*wharfv1.ExplainResponse, error) {
 	ns, name := r.req.GetNamespace(), r.req.GetName()
 	if ns == "" {

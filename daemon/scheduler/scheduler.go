@@ -92,8 +92,7 @@ type Scheduler struct {
 	bindQ   []bindUnit
 	bindSig chan struct{}
 
-	explainCh chan explainReq
-	loopCh    chan func() // run in the loop (it owns the cache)
+	loopCh    chan func() // run in the loop (it owns the cache): explain, NodeInfos
 	ready     chan struct{}
 	started   chan struct{}
 	stopped   chan struct{}
@@ -161,14 +160,8 @@ type delta struct {
 }
 
 type explainReq struct {
-	ctx   context.Context
-	req   *wharfv1.ExplainRequest
-	reply chan explainReply
-}
-
-type explainReply struct {
-	res *wharfv1.ExplainResponse
-	err error
+	ctx context.Context
+	req *wharfv1.ExplainRequest
 }
 
 // CheckProfiles reports what New would find wrong with profiles (nil: the
@@ -224,7 +217,6 @@ func New(cfg Config) (*Scheduler, error) {
 		bindPlugs:  map[string]bool{},
 		inSig:      make(chan struct{}, 1),
 		bindSig:    make(chan struct{}, 1),
-		explainCh:  make(chan explainReq),
 		loopCh:     make(chan func()),
 		ready:      make(chan struct{}),
 		started:    make(chan struct{}),
@@ -380,8 +372,6 @@ func (s *Scheduler) loop(ctx context.Context) {
 			return
 		}
 		select {
-		case r := <-s.explainCh:
-			s.serveExplain(r)
 		case f := <-s.loopCh:
 			f()
 		default:
@@ -405,8 +395,6 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.inSig:
-		case r := <-s.explainCh:
-			s.serveExplain(r)
 		case f := <-s.loopCh:
 			f()
 		case <-timer.C:
@@ -797,31 +785,43 @@ func (s *Scheduler) Informers() (*client.Informer[*wharfv1.Node], *client.Inform
 // them to a scheduling plugin before the plugin serves, so that its first
 // calls need not.
 func (s *Scheduler) NodeInfos(ctx context.Context) ([]*framework.NodeInfo, error) {
-	stopped := errors.New("scheduler: stopped")
-	select {
-	case <-s.ready:
-	case <-s.stopped:
-		return nil, stopped
-	case <-ctx.Done():
-		return nil, fmt.Errorf("scheduler: waiting to be ready: %w", ctx.Err())
-	}
 	reply := make(chan []*framework.NodeInfo, 1)
-	clone := func() {
+	err := s.inLoop(ctx, func() {
 		nodes := s.cache.snap.Nodes()
 		out := make([]*framework.NodeInfo, len(nodes))
 		for i, n := range nodes {
 			out[i] = n.Clone()
 		}
 		reply <- out
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	return <-reply, nil // f runs to the end once the loop took it
+}
+
+// errStopped: the scheduler's loop has ended.
+var errStopped = errors.New("the scheduler has stopped")
+
+// inLoop waits until the scheduler is ready (it has listed the cluster),
+// then hands f to its loop, which runs it between cycles: the loop owns
+// the cache. It fails with errStopped or ctx's error, f not run.
+func (s *Scheduler) inLoop(ctx context.Context, f func()) error {
+	select {
+	case <-s.ready:
+	case <-s.stopped:
+		return errStopped
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to be ready: %w", ctx.Err())
 	}
 	select {
-	case s.loopCh <- clone:
+	case s.loopCh <- f:
+		return nil
 	case <-s.stopped:
-		return nil, stopped
+		return errStopped
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	return <-reply, nil // clone runs to the end once the loop took it
 }
 
 // Explain implements apiserver.Explainer: it runs a scheduling cycle for
@@ -832,25 +832,24 @@ func (s *Scheduler) Explain(ctx context.Context, req *wharfv1.ExplainRequest) (*
 	default:
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the scheduler is not running"))
 	}
-	stopped := connect.NewError(connect.CodeUnavailable, errors.New("the scheduler has stopped"))
-	select {
-	case <-s.ready:
-	case <-s.stopped:
-		return nil, stopped
-	case <-ctx.Done():
+	type reply struct {
+		res *wharfv1.ExplainResponse
+		err error
+	}
+	done := make(chan reply, 1)
+	err := s.inLoop(ctx, func() {
+		res, err := s.explain(explainReq{ctx: ctx, req: req})
+		done <- reply{res, err}
+	})
+	switch {
+	case errors.Is(err, errStopped):
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	case err != nil:
 		return nil, ctx.Err()
 	}
-	r := explainReq{ctx: ctx, req: req, reply: make(chan explainReply, 1)}
 	select {
-	case s.explainCh <- r:
-	case <-s.stopped:
-		return nil, stopped
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case rep := <-r.reply:
-		return rep.res, rep.err
+	case r := <-done:
+		return r.res, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
