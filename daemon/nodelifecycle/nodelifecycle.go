@@ -109,9 +109,6 @@ type Controller struct {
 	// seen is each node's heartbeat as last seen, and when it was seen to
 	// change (Run's goroutine only).
 	seen map[string]*heartbeat
-	// taintSeen is when a NoExecute taint without timeAdded was first
-	// seen, by node, key and effect (Run's goroutine only).
-	taintSeen map[string]time.Time
 }
 
 type heartbeat struct {
@@ -135,8 +132,6 @@ func New(cfg Config) *Controller {
 		events: client.NewEventRecorder(client.EventRecorderConfig{Component: "wharf-node-lifecycle", Logger: cfg.Logger}),
 		sig:    make(chan string, 1024),
 		seen:   map[string]*heartbeat{},
-
-		taintSeen: map[string]time.Time{},
 	}
 	if c.nodes == nil {
 		c.nodes, c.ownInf = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}), true
@@ -181,11 +176,6 @@ func (c *Controller) Run(ctx context.Context) error {
 					if _, ok := c.nodes.Get("", name); !ok {
 						delete(c.seen, name)
 					}
-				}
-			}
-			for k := range c.taintSeen {
-				if node, _, _ := strings.Cut(k, "\x00"); !c.hasTaint(node, k) {
-					delete(c.taintSeen, k)
 				}
 			}
 		case name := <-c.sig:
@@ -383,19 +373,19 @@ func (c *Controller) evict(ctx context.Context, n *wharfv1.Node) error {
 	if len(taints) == 0 {
 		return nil
 	}
-	since := make([]time.Time, len(taints))
-	now := time.Now()
-	for i, t := range taints {
-		if t.GetTimeAdded() != nil {
-			since[i] = t.GetTimeAdded().AsTime()
-			continue
+	for _, t := range taints {
+		if t.GetTimeAdded() == nil {
+			// Written before the server stamped NoExecute taints: writing the
+			// node back has it stamp them now, and the change brings the node
+			// here again.
+			_, err := c.cfg.Client.Nodes().Update(ctx, n)
+			if client.IsConflict(err) || client.IsNotFound(err) {
+				err = nil
+			}
+			return err
 		}
-		k := name + "\x00" + t.GetKey() + "\x00" + t.GetValue()
-		if _, ok := c.taintSeen[k]; !ok {
-			c.taintSeen[k] = now
-		}
-		since[i] = c.taintSeen[k]
 	}
+	now := time.Now()
 	pods := c.cfg.Client.Pods()
 	l, err := pods.List(ctx, client.ListOptions{FieldSelector: "spec.nodeName=" + name})
 	if err != nil {
@@ -406,7 +396,7 @@ func (c *Controller) evict(ctx context.Context, n *wharfv1.Node) error {
 		if p.GetMetadata().GetDeletionTimestamp() != nil {
 			continue
 		}
-		at, ok := evictionTime(p, taints, since)
+		at, ok := evictionTime(p, taints)
 		if !ok || at.After(now) {
 			continue
 		}
@@ -417,35 +407,20 @@ func (c *Controller) evict(ctx context.Context, n *wharfv1.Node) error {
 	return errors.Join(errs...)
 }
 
-// hasTaint reports whether node still has the NoExecute taint of a
-// taintSeen key.
-func (c *Controller) hasTaint(node, key string) bool {
-	n, ok := c.nodes.Get("", node)
-	if !ok {
-		return false
-	}
-	for _, t := range n.GetSpec().GetTaints() {
-		if t.GetEffect() == "NoExecute" && node+"\x00"+t.GetKey()+"\x00"+t.GetValue() == key {
-			return true
-		}
-	}
-	return false
-}
-
 // evictionTime is when pod must leave a node with the NoExecute taints,
-// each there since since[i]; ok is false when it may stay for good. As in
+// each there since its timeAdded; ok is false when it may stay for good. As in
 // Kubernetes: a pod that does not tolerate one of them leaves at once;
 // otherwise it leaves after the shortest tolerationSeconds of the
 // tolerations that match them (never, if none has a limit), counted from
 // when the oldest of them came or from when the pod was created, if
 // later. A pod with no toleration of a readiness taint tolerates it for
 // DefaultTolerationSeconds.
-func evictionTime(pod *wharfv1.Pod, taints []*wharfv1.Taint, since []time.Time) (at time.Time, ok bool) {
+func evictionTime(pod *wharfv1.Pod, taints []*wharfv1.Taint) (at time.Time, ok bool) {
 	var start time.Time // of the oldest taint
 	limit := int64(-1)  // seconds; -1: none
-	for i, t := range taints {
-		if start.IsZero() || since[i].Before(start) {
-			start = since[i]
+	for _, t := range taints {
+		if added := t.GetTimeAdded().AsTime(); start.IsZero() || added.Before(start) {
+			start = added
 		}
 		tolerated := false
 		for _, tol := range pod.GetSpec().GetTolerations() {

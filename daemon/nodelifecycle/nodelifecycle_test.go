@@ -244,7 +244,7 @@ func TestTaintEviction(t *testing.T) {
 	t.Parallel()
 	c := wharftest.Start(t).Client()
 	now := time.Now()
-	maintenance := &wharfv1.Taint{Key: "maintenance", Value: "true", Effect: "NoExecute"} // no timeAdded: from first sight
+	maintenance := &wharfv1.Taint{Key: "maintenance", Value: "true", Effect: "NoExecute"} // no timeAdded: the server stamps it
 	create(t, c, node("drained", "True", now, maintenance))
 	create(t, c, node("dead", "True", now))
 	startBeating(t, c, "drained")
