@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/sdk/client"
@@ -176,10 +175,7 @@ func runTaint(cmd *cobra.Command, g *globals, name string, specs []string, overw
 		for _, t := range add {
 			i := slices.IndexFunc(taints, func(o *wharfv1.Taint) bool { return o.GetKey() == t.Key && o.GetEffect() == t.Effect })
 			switch {
-			case i < 0:
-				if t.Effect == "NoExecute" {
-					t.TimeAdded = timestamppb.Now() // eviction counts tolerationSeconds from here
-				}
+			case i < 0: // the server stamps a NoExecute taint's timeAdded
 				taints = append(taints, t)
 			case taints[i].GetValue() == t.Value:
 			case !overwrite:
