@@ -103,7 +103,7 @@ type Config struct {
 type Controller struct {
 	cfg    Config
 	nodes  *client.Informer[*wharfv1.Node]
-	ownInf bool // nodes is its own, to run
+	runs   []func(context.Context) error // the informers it runs itself
 	events *client.EventRecorder
 	sig    chan string // nodes to look at now (their object changed)
 	// seen is each node's heartbeat as last seen, and when it was seen to
@@ -134,7 +134,8 @@ func New(cfg Config) *Controller {
 		seen:   map[string]*heartbeat{},
 	}
 	if c.nodes == nil {
-		c.nodes, c.ownInf = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger}), true
+		c.nodes = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger})
+		c.runs = append(c.runs, c.nodes.Run)
 	}
 	changed := func(n *wharfv1.Node) {
 		select {
@@ -154,8 +155,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { c.events.Run(ctx, c.cfg.Client) })
-	if c.ownInf {
-		wg.Go(func() { _ = c.nodes.Run(ctx) })
+	for _, run := range c.runs {
+		wg.Go(func() { _ = run(ctx) })
 	}
 	if err := c.nodes.WaitForSync(ctx); err != nil {
 		return nil // ctx ended
