@@ -378,16 +378,18 @@ func (c *nodeCache) attach(n *framework.NodeInfo) uint32 {
 // encode encodes n as a SchedulerNode for the module: the node object and
 // allocatable as the same bytes as last time unless the object changed
 // (the module then sends instances only the accounting), and what
-// changes with every pod placed on the node.
+// changes with every pod placed on the node. An object of the version
+// last encoded is not encoded again.
 func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
-	if r.obj != n.Node || r.enc == nil {
+	if r.enc == nil || r.obj != n.Node && !sameVersion(r.obj, n.Node) {
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(slimNode(n.Node))
 		if err != nil {
 			return wasm.EncodedNode{}, fmt.Errorf("encode node %s: %w", n.Name, err)
 		}
 		enc := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), b)
-		r.obj, r.enc = n.Node, appendResources(enc, 3, &n.Allocatable)
+		r.enc = appendResources(enc, 3, &n.Allocatable)
 	}
+	r.obj = n.Node
 	acct := appendResources(make([]byte, 0, 64), 4, &n.Requested)
 	var gpus []byte
 	for _, g := range n.GPUs {
@@ -399,6 +401,14 @@ func (r *nodeRef) encode(n *framework.NodeInfo) (wasm.EncodedNode, error) {
 		acct = protowire.AppendBytes(protowire.AppendTag(acct, 5, protowire.BytesType), gpus)
 	}
 	return wasm.EncodedNode{ID: r.id, Object: r.enc, Accounting: acct}, nil
+}
+
+// sameVersion reports whether a and b are the same version of one object
+// (equal uid and resourceVersion), as after a re-list, or in NodeInfos
+// that another snapshot made from the same objects.
+func sameVersion(a, b *wharfv1.Node) bool {
+	am, bm := a.GetMetadata(), b.GetMetadata()
+	return am.GetResourceVersion() != "" && am.GetResourceVersion() == bm.GetResourceVersion() && am.GetUid() == bm.GetUid()
 }
 
 // appendResources appends r as the map<string, int64> field num, entries

@@ -81,6 +81,45 @@ func TestEncodeNode(t *testing.T) {
 	}
 }
 
+// TestEncodeNodeOnceAVersion: the node object is encoded once a version
+// (uid and resourceVersion): another NodeInfo made from a copy of it, as
+// after the scheduler re-lists, or from another snapshot, reuses the
+// encoding; a new version is encoded again.
+func TestEncodeNodeOnceAVersion(t *testing.T) {
+	node := &wharfv1.Node{
+		Metadata: &wharfv1.ObjectMeta{Name: "n1", Uid: "u1", ResourceVersion: "5"},
+		Status:   &wharfv1.NodeStatus{Allocatable: map[string]string{"cpu": "4", "memory": "8Gi"}},
+	}
+	r := &nodeRef{id: 1}
+	encode := func(n *wharfv1.Node) []byte {
+		t.Helper()
+		ni, err := framework.NewNodeInfo(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := r.encode(ni)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc.Object
+	}
+	first := encode(node)
+	if again := encode(proto.Clone(node).(*wharfv1.Node)); &again[0] != &first[0] {
+		t.Error("a copy of the same version was encoded again")
+	}
+	changed := proto.Clone(node).(*wharfv1.Node)
+	changed.Metadata.ResourceVersion = "6"
+	changed.Metadata.Labels = map[string]string{"zone": "b"}
+	got := encode(changed)
+	if &got[0] == &first[0] {
+		t.Fatal("a new version kept the old encoding")
+	}
+	sn := &pluginv1.SchedulerNode{}
+	if err := proto.Unmarshal(got, sn); err != nil || sn.GetNode().GetMetadata().GetLabels()["zone"] != "b" {
+		t.Errorf("new version decodes to %v (%v), want its label zone=b", sn.GetNode(), err)
+	}
+}
+
 // TestNodeCacheIDs: a node's id for the module is its NodeInfo.ID when
 // that is free, and NodeInfos of another snapshot whose ids collide get
 // ids of their own.

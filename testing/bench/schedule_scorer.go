@@ -82,6 +82,10 @@ type ScheduleWASMResult struct {
 	CandidatesPerCall       float64 `json:"candidates_per_call"`
 	CandidatesPerScoredCall float64 `json:"candidates_per_scored_call"`
 	CandidatesMax           int     `json:"candidates_max"`
+	// WASMInstallMS is how long the plugin took to install, before the
+	// timed part: upload, compile (or read from the compilation cache),
+	// start an instance and send it every node.
+	WASMInstallMS float64 `json:"wasm_install_ms"`
 	// WASMCalls are the plugin host's score calls into the module by
 	// outcome (ok, timeout, crash, ...), from its metrics.
 	WASMCalls map[string]int64 `json:"wasm_calls"`
@@ -195,6 +199,7 @@ func ScheduleWASM(ctx context.Context, cfg ScheduleWASMConfig) (ScheduleWASMResu
 
 	// The module, through the plugin host.
 	wasm := &scoreTimer{}
+	var installTook time.Duration
 	wres, err := schedule(ctx, wcfg, scheduleHooks{
 		server: func(c *server.Config) { // as `wharf server` wires the host
 			c.APIOptions = append(c.APIOptions,
@@ -211,10 +216,16 @@ func ScheduleWASM(ctx context.Context, cfg ScheduleWASMConfig) (ScheduleWASMResu
 				}
 			}()
 			stop := func() { cancel(); <-done }
+			// As `wharf server` does, the host has the scheduler's view of
+			// the nodes: the plugin receives every node when it is
+			// installed, before it serves, not with its first calls.
+			host.SetNodeSource(listedNodes{client.New(d.URL())})
+			installStart := time.Now()
 			if err := installScorer(ctx, d.URL(), md.GetName(), cfg.Module); err != nil {
 				stop()
 				return nil, nil, nil, err
 			}
+			installTook = time.Since(installStart)
 			agg := host.SchedulerAggregate()[plugins.AggregateName]
 			registry := framework.Registry{plugins.AggregateName: func(args framework.Args) (framework.Plugin, error) {
 				p, err := agg(args)
@@ -249,6 +260,7 @@ func ScheduleWASM(ctx context.Context, cfg ScheduleWASMConfig) (ScheduleWASMResu
 	res.NativeScoreUSPerPod, res.NativeScoreUSPerGPUPod = ns.meanUS, ns.scoredMeanUS
 	res.NativeScoreCPUUSPerPod, res.NativeScoreCPUUSPerGPUPod = ns.cpuMeanUS, ns.scoredCPUMeanUS
 	res.ScoreCalls, res.ScoredCalls = ws.calls, ws.scored
+	res.WASMInstallMS = float64(installTook.Microseconds()) / 1000
 	res.CandidatesPerCall, res.CandidatesPerScoredCall, res.CandidatesMax = ws.nodesMean, ws.scoredNodesMean, ws.nodesMax
 	return res, nil
 }
@@ -376,4 +388,24 @@ func (t *scoreTimer) summary() scoreSummary {
 		s.scoredP99US = us(scored[len(scored)*99/100])
 	}
 	return s
+}
+
+// listedNodes is a plugins.NodeSource of the nodes and their pods as the
+// API lists them: what the scheduler's snapshot holds when it starts.
+type listedNodes struct{ c *client.Client }
+
+func (l listedNodes) NodeInfos(ctx context.Context) ([]*framework.NodeInfo, error) {
+	nodes, err := l.c.Nodes().List(ctx, client.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bench: list nodes: %w", err)
+	}
+	pods, err := l.c.Pods().List(ctx, client.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bench: list pods: %w", err)
+	}
+	snap, err := framework.NewSnapshot(nodes.Items, pods.Items)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return snap.Nodes(), nil
 }
