@@ -101,8 +101,13 @@ func (a *aggregate) Filter(ctx context.Context, state *framework.CycleState, pod
 
 func (a *aggregate) Score(ctx context.Context, state *framework.CycleState, pod *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
 	ps := a.loaded(pluginv1.PointSchedulerScore)
-	if len(ps) == 0 {
+	switch len(ps) {
+	case 0:
 		return framework.NewStatus(framework.Skip)
+	case 1:
+		// The usual case: the plugin's scores are the average (its weight
+		// divides out), written in place.
+		return ps[0].sch.Score(ctx, state, pod, nodes, scores)
 	}
 	scratch := make([]int64, len(nodes))
 	var total int64

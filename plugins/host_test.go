@@ -3,6 +3,7 @@ package plugins_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,5 +441,60 @@ func TestSchedulingPluginGetsNodesBeforeServing(t *testing.T) {
 	s.install(t, "zones", example(t, "gpuscore"), &wharfv1.PluginSpec{})
 	if st, _ := plugins.ModuleStats(s.Host, "zones"); st.NodeUpdates == 0 || src.calls.Load() != 2 {
 		t.Errorf("after the upgrade: stats %+v, %d node listings", st, src.calls.Load())
+	}
+}
+
+// TestAggregateScore: the aggregate plugin's score is the loaded scorers'
+// mean weighted by their scoreWeight; with one scorer, its scores.
+func TestAggregateScore(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	var nodes []*framework.NodeInfo
+	for i, zone := range []string{"zone-a", "zone-b", "zone-c", "zone-a"} {
+		n := &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprintf("n%d", i), Labels: map[string]string{"topology.kubernetes.io/zone": zone}},
+			Status: &wharfv1.NodeStatus{Allocatable: map[string]string{"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": "4"}}}
+		for g := range 4 {
+			n.Status.Gpus = append(n.Status.Gpus, &wharfv1.GPUDevice{Index: int32(g), Model: "NVIDIA L4", MemoryMib: int64(24576 * (i + 1))})
+		}
+		ni, err := framework.NewNodeInfo(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, ni)
+	}
+	p := pod("train", true, "trainer:1", nil)
+	p.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"] = "1"
+	pi := framework.MustNewPodInfo(p)
+	agg, err := s.Host.SchedulerAggregate()[plugins.AggregateName](framework.Args{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(sp framework.Plugin) []int64 {
+		t.Helper()
+		out := make([]int64, len(nodes))
+		for i := range out {
+			out[i] = -1 // overwritten
+		}
+		if st := sp.(framework.ScorePlugin).Score(ctx, framework.NewCycleState(), pi, nodes, out); !st.IsSuccess() {
+			t.Fatalf("%s: %v", sp.Name(), st)
+		}
+		return out
+	}
+
+	s.install(t, "gpu", example(t, "gpuscore"), &wharfv1.PluginSpec{ScoreWeight: 3})
+	gpu := score(s.Host.SchedulerPlugin("gpu"))
+	if got := score(agg); !slices.Equal(got, gpu) {
+		t.Errorf("one scorer: aggregate %v, want its scores %v", got, gpu)
+	}
+	s.install(t, "zones", example(t, "preferzone"), &wharfv1.PluginSpec{ScoreWeight: 1,
+		Config: config(t, map[string]any{"zones": []any{"zone-b", "zone-a"}})})
+	zones := score(s.Host.SchedulerPlugin("zones"))
+	want := make([]int64, len(nodes))
+	for i := range want {
+		want[i] = (3*gpu[i] + zones[i]) / 4
+	}
+	if got := score(agg); !slices.Equal(got, want) || slices.Equal(gpu, zones) {
+		t.Errorf("aggregate %v; want (3 x gpu %v + zones %v) / 4 = %v", got, gpu, zones, want)
 	}
 }
