@@ -470,9 +470,12 @@ func (m *Module) put(in *instance) {
 // collectEvery is how many calls an instance serves between two calls of
 // wharf_collect. A Go guest holding 5,000 nodes (19 MiB) makes about 200
 // bytes of garbage a scheduling call and collects every few tens of
-// thousands of calls: a check that finds nothing to do, every 64 calls,
-// costs a fraction of one call.
-const collectEvery = 64
+// thousands of calls. The check takes the instance from the pool, and a
+// scheduling call that comes meanwhile waits for it: in bench:wasm, every
+// 64 calls made 30-40 of 5,000 score calls wait (0.3-0.7 ms each), every
+// 512 calls 6-14. A guest that makes much more garbage a call holds
+// little else, and its own collections inside calls are short.
+const collectEvery = 256
 
 // collectLoop calls wharf_collect on instances that served collectEvery
 // calls since the last time, so that a guest collects its garbage between
@@ -530,7 +533,7 @@ const collectWait = 100 * time.Millisecond
 // for it rather than start another (see get). When it fails the instance
 // must go, and wharf_collect is not called again: the module is left to
 // collect inside its calls, as it would without the export, rather than
-// lose an instance, and its copy of the nodes, every 64 calls.
+// lose an instance, and its copy of the nodes, every collectEvery calls.
 func (m *Module) collect(in *instance) error {
 	if !m.collects || m.collectFailed.Load() {
 		return nil
