@@ -32,14 +32,18 @@ type guest struct {
 	selector PodSelector
 	preparer NodePreparer
 
-	// nodes by id, as the host sent them (scheduler plugins).
+	// nodes by id, as the host sent them (scheduler plugins), and a bit
+	// per id set where nodes has one: a call checks its candidates there,
+	// in a few cache lines rather than a pointer each.
 	nodes   []*Node
+	present []uint64
 	upserts []*Node  // scratch for applyNodes
 	removed []uint32 // scratch for applyNodes
 	// buffers reused across calls: the guest is single-threaded.
 	pod      Pod
 	fields   schedFields // of the request
-	ids      []uint32
+	ids      []uint32    // the call's candidates: in idBuf, or a view of the request
+	idBuf    []uint32
 	cand     []*Node
 	verdicts []Verdict
 	scores   []int64
@@ -174,6 +178,7 @@ func (g *guest) applyNodes(b []byte) error {
 			if f.x != 0 {
 				clear(g.nodes)
 				g.nodes = g.nodes[:0]
+				clear(g.present)
 			}
 		case f.num == 2 && f.bytes:
 			n, err := decodeSchedulerNode(f.v)
@@ -192,9 +197,11 @@ func (g *guest) applyNodes(b []byte) error {
 			}
 		case f.num == 4 && f.bytes:
 			// A pod placed on the node (or gone): a new version of the
-			// node with the object and allocatable it had.
-			n := &Node{}
-			id, err := decodeAccounting(f.v, n)
+			// node with the object and allocatable it had. It comes with
+			// most scheduling calls: one allocation.
+			a := &accountedNode{}
+			n := &a.Node
+			id, err := decodeAccounting(f.v, n, a.enc[:], a.gpus[:])
 			if err != nil {
 				return err
 			}
@@ -215,6 +222,7 @@ func (g *guest) applyNodes(b []byte) error {
 	for _, id := range removed {
 		if int(id) < len(g.nodes) {
 			g.nodes[id] = nil
+			g.present[id>>6] &^= 1 << (id & 63)
 		}
 	}
 	prep := g.preparer
@@ -222,8 +230,12 @@ func (g *guest) applyNodes(b []byte) error {
 		id := int(n.ID)
 		if id >= len(g.nodes) {
 			g.nodes = append(g.nodes, make([]*Node, id+1-len(g.nodes))...)
+			if words := (len(g.nodes) + 63) / 64; words > len(g.present) {
+				g.present = append(g.present, make([]uint64, words-len(g.present))...)
+			}
 		}
 		g.nodes[id] = n
+		g.present[id>>6] |= 1 << (id & 63)
 		if prep != nil {
 			prep.PrepareNode(n)
 		}
@@ -231,6 +243,14 @@ func (g *guest) applyNodes(b []byte) error {
 	clear(upserts)
 	g.upserts = upserts[:0]
 	return nil
+}
+
+// accountedNode is a node's new version after a pod was placed on it (or
+// left), with room for its accounting, so that it takes one allocation.
+type accountedNode struct {
+	Node
+	enc  [64]byte // Requested's encoding: a few resources
+	gpus [8]int32 // AllocatedGPUs
 }
 
 // node returns the node with id, nil when there is none.
@@ -280,13 +300,33 @@ func (g *guest) schedRequest(b []byte, check bool) (selected bool, err error) {
 	if !g.selects(p) {
 		return false, p.err
 	}
-	g.ids = g.ids[:0]
-	for _, f := range g.fields.ids {
-		if g.ids, err = appendIDs(g.ids, f, g.nodes, check); err != nil {
-			return false, err
+	if len(g.fields.ids) == 1 {
+		g.ids = idsOf(g.fields.ids[0], g.idBuf)
+		if !viewsIDs {
+			g.idBuf = g.ids[:0]
 		}
+	} else { // the ids in several fields (or none): concatenated
+		ids := g.idBuf[:0]
+		for _, f := range g.fields.ids {
+			ids = appendIDs(ids, f)
+		}
+		g.ids, g.idBuf = ids, ids[:0]
+	}
+	if check {
+		return true, g.checkIDs(g.ids)
 	}
 	return true, nil
+}
+
+// checkIDs checks that every id is of a node the guest holds.
+func (g *guest) checkIDs(ids []uint32) error {
+	present := g.present
+	for _, id := range ids {
+		if w := int(id >> 6); w >= len(present) || present[w]&(1<<(id&63)) == 0 {
+			return unknownNode(id)
+		}
+	}
+	return nil
 }
 
 // selects reports whether the plugin has an opinion on p: it requests one

@@ -214,11 +214,12 @@ func ownedStringMap(m *map[string]string, size int, e []byte) error {
 
 // decodeAccounting decodes a NodeAccounting: the id, and the new
 // accounting into n. It comes with every pod placed on a node: it is
-// written out, without walk's call per field, and allocates a copy of the
-// requests' encoding (read in place by Resources; the loop skips them)
-// and the slice once.
-func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
-	if n.Requested, err = encodedResources(b, 4); err != nil {
+// written out, without walk's call per field. The requests' encoding
+// (read in place by Resources; the loop skips them) is copied to enc, and
+// the GPU indices go to gpus, when they fit: the caller allocates them
+// with the node, in one allocation.
+func decodeAccounting(b []byte, n *Node, enc []byte, gpus []int32) (id uint32, err error) {
+	if n.Requested, err = encodedResources(b, 4, enc); err != nil {
 		return 0, err
 	}
 	for len(b) > 0 {
@@ -243,7 +244,11 @@ func decodeAccounting(b []byte, n *Node) (id uint32, err error) {
 			}
 			b = b[l:]
 			if n.AllocatedGPUs == nil && len(v) > 0 {
-				n.AllocatedGPUs = make([]int32, 0, len(v)) // at most a byte each
+				if len(v) <= cap(gpus) {
+					n.AllocatedGPUs = gpus[:0]
+				} else {
+					n.AllocatedGPUs = make([]int32, 0, len(v)) // at most a byte each
+				}
 			}
 			if err := decodeAccountingField(field{num: num, v: v, bytes: true}, n); err != nil {
 				return 0, err

@@ -67,8 +67,9 @@ func (r Resources) each(fn func(k []byte, v int64)) {
 }
 
 // encodedResources returns the entries of map<string, int64> field num of
-// the message b (a copy of b, checked), as Resources.
-func encodedResources(b []byte, num protowire.Number) (Resources, error) {
+// the message b (a copy of b, checked), as Resources. The copy is in dst
+// when it fits.
+func encodedResources(b []byte, num protowire.Number, dst []byte) (Resources, error) {
 	for rest := b; len(rest) > 0; {
 		n, typ, l := consumeTag(rest)
 		if l < 0 {
@@ -90,5 +91,9 @@ func encodedResources(b []byte, num protowire.Number) (Resources, error) {
 		}
 		rest = rest[l:]
 	}
-	return Resources{enc: append([]byte{}, b...), num: num}, nil
+	enc := append(dst[:0:cap(dst)], b...)
+	if enc == nil {
+		enc = []byte{} // nil is the map form
+	}
+	return Resources{enc: enc, num: num}, nil
 }

@@ -30,8 +30,13 @@ type Pod struct {
 	labels, annotations map[string]string
 	reqs                map[string]int64 // decoded, or NewPod's
 	reqsDecoded         bool
-	obj                 *wharfv1.Pod
-	err                 error // the first decoding error
+	// The last Request: the SDK and the plugin ask for the same resource
+	// several times a call (the plugin's podResources, then its own code).
+	lastReq    string
+	lastReqVal int64
+	lastReqOK  bool
+	obj        *wharfv1.Pod
+	err        error // the first decoding error
 
 	// seen are strings Label and Annotation returned before, kept across
 	// calls: pods of one workload carry the same values, and returning the
@@ -46,7 +51,7 @@ type Pod struct {
 func (p *Pod) reset() {
 	p.raw = nil
 	p.requests = p.requests[:0]
-	p.metaDecoded, p.reqsDecoded = false, false
+	p.metaDecoded, p.reqsDecoded, p.lastReqOK = false, false, false
 	p.name, p.namespace = "", ""
 	p.obj, p.err = nil, nil
 }
@@ -106,17 +111,22 @@ func (p *Pod) Request(resource string) int64 {
 	if p.reqsDecoded {
 		return p.reqs[resource]
 	}
+	if p.lastReqOK && p.lastReq == resource {
+		return p.lastReqVal
+	}
+	var v int64
 	for _, e := range p.requests {
-		k, v, err := int64Entry(e)
+		k, x, err := int64Entry(e)
 		if err != nil {
 			p.fail(err)
 			return 0
 		}
 		if string(k) == resource {
-			return v
+			v = x // the last entry wins, as in protobuf
 		}
 	}
-	return 0
+	p.lastReq, p.lastReqVal, p.lastReqOK = resource, v, true
+	return v
 }
 
 // Requests returns every request of the pod, as Request does one.
@@ -262,8 +272,9 @@ type Scorer interface {
 // it, and a score call is mostly that, over hundreds of candidates.
 //
 // Every id is of a node the SDK holds and has called PrepareNode with, in
-// its current version. Score must still work (plugintest and a plugin
-// compiled into a host call it).
+// its current version. ids are valid during the call (inside WebAssembly
+// they are the request's own bytes): do not keep or change them. Score
+// must still work (plugintest and a plugin compiled into a host call it).
 type IDScorer interface {
 	Scorer
 	ScoreIDs(pod *Pod, ids []uint32, scores []int64) error

@@ -87,28 +87,16 @@ func decodeSchedRequest(b []byte, pod *Pod, f *schedFields) error {
 }
 
 // appendIDs appends the packed fixed32 v (len(v) is a multiple of 4) to
-// ids, checking when check is set that each is of a node in nodes. It is the
-// loop a call runs over every candidate: ids grow once, and each id is one
-// load (the compiler makes one of the four byte loads, WebAssembly
-// included).
-func appendIDs(ids []uint32, v []byte, nodes []*Node, check bool) ([]uint32, error) {
+// ids: ids grow once, and each id is one load (the compiler makes one of
+// the four byte loads, WebAssembly included).
+func appendIDs(ids []uint32, v []byte) []uint32 {
 	k := len(ids)
 	ids = slices.Grow(ids, len(v)/4)[:k+len(v)/4]
 	out := ids[k:]
-	if !check {
-		for i := range out {
-			out[i] = binary.LittleEndian.Uint32(v[4*i:])
-		}
-		return ids, nil
-	}
 	for i := range out {
-		id := binary.LittleEndian.Uint32(v[4*i:])
-		if int(id) >= len(nodes) || nodes[id] == nil {
-			return ids[:k+i], unknownNode(id)
-		}
-		out[i] = id
+		out[i] = binary.LittleEndian.Uint32(v[4*i:])
 	}
-	return ids, nil
+	return ids
 }
 
 // decodePodMeta reads metadata (field 1 of Pod): name, namespace, labels
@@ -299,7 +287,7 @@ func appendScores(buf []byte, scores []int64) (out []byte, bad int) {
 	buf = protowire.AppendVarint(buf, uint64(len(scores)))
 	n := len(buf)
 	buf = append(buf, make([]byte, len(scores))...)
-	dst := buf[n:]
+	dst := buf[n : n+len(scores)] // of the scores' length: no bounds check in the loop
 	for i, s := range scores {
 		if uint64(s) > MaxScore {
 			return buf, i

@@ -31,9 +31,7 @@ func FuzzDecodeSchedRequest(f *testing.F) {
 		err := decodeSchedRequest(b, &pod, &fields)
 		var ids []uint32
 		for _, f := range fields.ids {
-			if err == nil {
-				ids, err = appendIDs(ids, f, nil, false)
-			}
+			ids = appendIDs(ids, f)
 		}
 		want := &pluginv1.ScoreRequest{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
@@ -124,8 +122,9 @@ func FuzzDecodeAccounting(f *testing.F) {
 	seed, _ := proto.Marshal(&pluginv1.NodeAccounting{Id: 300, Requested: map[string]int64{"cpu": 1000, "x": -1}, AllocatedGpus: []int32{1, 200}})
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got Node
-		id, err := decodeAccounting(b, &got)
+		var a accountedNode // its buffers, or allocations where they are too small
+		got := &a.Node
+		id, err := decodeAccounting(b, got, a.enc[:], a.gpus[:])
 		want := &pluginv1.NodeAccounting{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return
@@ -263,6 +262,11 @@ func TestScoreIDs(t *testing.T) {
 	}
 	if got := score(200, 3).GetScores(); fmt.Sprint(got) != "[0 3]" {
 		t.Errorf("scores %v after a removal, want [0 3]", got)
+	}
+	b, _ = proto.Marshal(&pluginv1.NodeUpdate{Reset_: true, Upserts: up.Upserts[:1]})
+	g.Call(abi.ExportNodes, b)
+	if resp := score(3, 200); !strings.Contains(resp.GetError(), "node id 200 is unknown") {
+		t.Errorf("after a reset to node 3 alone: %v, want node id 200 unknown", resp)
 	}
 	if impl.byNodes != 0 {
 		t.Errorf("Score called %d times; want ScoreIDs only", impl.byNodes)

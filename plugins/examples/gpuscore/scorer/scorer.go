@@ -511,12 +511,16 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 	case 1:
 		one := int32(models[0])
 		if want <= flatGPUs {
+			scores := scores[:len(ids)]
 			for i, id := range ids {
 				h := &hot[id]
-				slow = slow || h.model == slowModels
+				m := h.model
 				v := h.match[w]
-				if h.model != one {
+				if m != one {
 					v = h.any[0] // no device of the model free
+				}
+				if m == slowModels {
+					slow = true
 				}
 				scores[i] = int64(v)
 			}
