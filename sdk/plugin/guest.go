@@ -171,6 +171,9 @@ func (g *guest) updateNodes(b []byte) []byte {
 // upserts, accounting and removals are applied (a reset, which comes
 // first, is): the host sends it again.
 func (g *guest) applyNodes(b []byte) error {
+	if ok, err := g.applyAccounting(b); ok {
+		return err
+	}
 	upserts, removed := g.upserts[:0], g.removed[:0]
 	err := walk(b, func(f field) error {
 		switch {
@@ -243,6 +246,35 @@ func (g *guest) applyNodes(b []byte) error {
 	clear(upserts)
 	g.upserts = upserts[:0]
 	return nil
+}
+
+// applyAccounting is applyNodes for the update that comes with most
+// scheduling calls: one node's accounting (a pod was placed on it), and
+// nothing else. ok is false, and nothing done, for any other update.
+func (g *guest) applyAccounting(b []byte) (ok bool, err error) {
+	if len(b) < 2 || b[0] != 4<<3|byte(protowire.BytesType) {
+		return false, nil
+	}
+	v, l := consumeBytes(b[1:])
+	if l < 0 || 1+l != len(b) {
+		return false, nil
+	}
+	a := &accountedNode{}
+	n := &a.Node
+	id, err := decodeAccounting(v, n, a.enc[:], a.gpus[:])
+	if err != nil {
+		return true, fmt.Errorf("NodeUpdate: %w", err)
+	}
+	prev := g.node(id)
+	if prev == nil {
+		return true, fmt.Errorf("NodeUpdate: accounting for node id %d, which the host never sent (host bug)", id)
+	}
+	n.ID, n.Node, n.Allocatable = id, prev.Node, prev.Allocatable
+	g.nodes[id] = n // present already
+	if g.preparer != nil {
+		g.preparer.PrepareNode(n)
+	}
+	return true, nil
 }
 
 // accountedNode is a node's new version after a pod was placed on it (or

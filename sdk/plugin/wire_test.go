@@ -199,6 +199,20 @@ func TestUpdateNodesAccounting(t *testing.T) {
 	if e := update(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 4}}}); !strings.Contains(e, "node id 4") {
 		t.Errorf("accounting for an unknown node: error %q", e)
 	}
+	// Accounting with other changes (not the one-accounting fast path).
+	if e := update(&pluginv1.NodeUpdate{
+		Upserts:    []*pluginv1.SchedulerNode{{Id: 5, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: "m"}}}},
+		Accounting: []*pluginv1.NodeAccounting{{Id: 3, Requested: map[string]int64{"cpu": 3000}}},
+	}); e != "" {
+		t.Fatal(e)
+	}
+	third := g.node(3)
+	if third == second || third.Node != first.Node || third.Requested.Get("cpu") != 3000 || len(third.AllocatedGPUs) != 0 || g.node(5) == nil {
+		t.Errorf("after accounting with an upsert: node 3 requests %v, allocated %v; node 5 %v", third.Requested.Map(), third.AllocatedGPUs, g.node(5))
+	}
+	if e := update(&pluginv1.NodeUpdate{Upserts: []*pluginv1.SchedulerNode{{Id: 6}}, Accounting: []*pluginv1.NodeAccounting{{Id: 4}}}); !strings.Contains(e, "node id 4") || g.node(6) != nil {
+		t.Errorf("accounting for an unknown node with an upsert: error %q, node 6 %v (want nothing applied)", e, g.node(6))
+	}
 }
 
 func TestSkipResponse(t *testing.T) {
