@@ -113,7 +113,7 @@ func (s *schedulerPlugin) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
 	if e := s.lastPod.Load(); e != nil && e.pi == pi {
 		return e.enc, nil
 	}
-	enc, err := wasm.EncodePod(pi.Pod, pi.Requests.Map())
+	enc, err := wasm.EncodePodRequests(pi.Pod, appendResources(make([]byte, 0, 96), 3, &pi.Requests))
 	if err != nil {
 		return nil, err
 	}
@@ -428,8 +428,16 @@ func appendResources(b []byte, num protowire.Number, r *framework.Resource) []by
 	b = entry(b, framework.ResourceMemory, r.Memory)
 	b = entry(b, framework.ResourceGPU, r.GPU)
 	b = entry(b, framework.ResourcePods, r.Pods)
-	for _, name := range slices.Sorted(maps.Keys(r.Scalar)) {
-		b = entry(b, name, r.Scalar[name])
+	switch len(r.Scalar) {
+	case 0:
+	case 1:
+		for name, v := range r.Scalar {
+			b = entry(b, name, v)
+		}
+	default:
+		for _, name := range slices.Sorted(maps.Keys(r.Scalar)) {
+			b = entry(b, name, r.Scalar[name])
+		}
 	}
 	return b
 }

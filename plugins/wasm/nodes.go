@@ -343,12 +343,7 @@ type Pod struct {
 // EncodePod encodes a pod and its parsed requests (see
 // pluginv1.FilterRequest).
 func EncodePod(pod proto.Message, requests map[string]int64) (*Pod, error) {
-	enc := protowire.AppendTag(nil, 1, protowire.BytesType)
-	pb, err := proto.Marshal(pod) // deterministic would sort maps the guest does not care about
-	if err != nil {
-		return nil, err
-	}
-	enc = protowire.AppendBytes(enc, pb)
+	var enc []byte
 	for _, k := range slices.Sorted(maps.Keys(requests)) { // pod_requests, field 3
 		v := requests[k]
 		enc = protowire.AppendTag(enc, 3, protowire.BytesType)
@@ -356,7 +351,25 @@ func EncodePod(pod proto.Message, requests map[string]int64) (*Pod, error) {
 		enc = protowire.AppendString(protowire.AppendTag(enc, 1, protowire.BytesType), k)
 		enc = protowire.AppendVarint(protowire.AppendTag(enc, 2, protowire.VarintType), uint64(v))
 	}
-	return &Pod{enc: enc}, nil
+	return EncodePodRequests(pod, enc)
+}
+
+// EncodePodRequests is EncodePod with the requests encoded already: the
+// entries of FilterRequest.pod_requests (field 3), in any order.
+func EncodePodRequests(pod proto.Message, requests []byte) (*Pod, error) {
+	size := proto.Size(pod)
+	enc := make([]byte, 0, 1+protowire.SizeBytes(size)+len(requests))
+	enc = protowire.AppendVarint(protowire.AppendTag(enc, 1, protowire.BytesType), uint64(size))
+	// The sizes were just computed (deterministic would sort maps the
+	// guest does not care about).
+	enc, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(enc, pod)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) != 1+protowire.SizeBytes(size) {
+		return nil, fmt.Errorf("encode pod: %d bytes, %d expected (was it changed meanwhile?)", len(enc)-1-protowire.SizeVarint(uint64(size)), size)
+	}
+	return &Pod{enc: append(enc, requests...)}, nil
 }
 
 // request appends a Filter/Score request: the pod's fields, then the node
