@@ -144,12 +144,14 @@ func (r *resource[T]) get(ctx context.Context, ns, name string) (T, error) {
 	return r.decode(kv)
 }
 
+// create stores a new object. It takes obj, and changes it (defaults,
+// server-set metadata): callers pass an object of their own, as a request's
+// is; copying every created object cost about 2% of a create's CPU.
 func (r *resource[T]) create(ctx context.Context, obj T) (T, error) {
 	var zero T
 	if !obj.ProtoReflect().IsValid() {
 		return zero, errBadRequest("the request has no %s; send {%q: {...}}", r.info.Kind, lowerFirst(r.info.Kind))
 	}
-	obj = proto.Clone(obj).(T)
 	m := r.meta(obj)
 	ns, err := r.namespaceOf(m.GetNamespace())
 	if err != nil {
@@ -249,7 +251,7 @@ func (r *resource[T]) apply(ctx context.Context, obj T) (applyResult[T], error) 
 		if err == nil || !isNotFound(err) {
 			return res, err
 		}
-		created, err := r.create(ctx, obj)
+		created, err := r.create(ctx, proto.Clone(obj).(T)) // obj again if it exists meanwhile
 		if err == nil {
 			return applyResult[T]{object: created, created: true, changed: true}, nil
 		}
