@@ -342,7 +342,12 @@ func TestInformerResumesAfterCutOff(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, func() bool { return inf.Len() == n }, func() string { return fmt.Sprintf("informer has %d pods, want %d", inf.Len(), n) })
+	// The cache has an object before the handlers hear of it: wait for
+	// the handlers.
+	addedLen := func() int { mu.Lock(); defer mu.Unlock(); return len(added) }
+	eventually(t, func() bool { return inf.Len() == n && addedLen() == n }, func() string {
+		return fmt.Sprintf("informer has %d pods, handlers heard of %d; want %d", inf.Len(), addedLen(), n)
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	for name, k := range added {
