@@ -868,3 +868,65 @@ func TestNoExecuteTaintTimeAdded(t *testing.T) {
 		t.Errorf("taints %v; want maintenance's time kept and drain's later", ts)
 	}
 }
+
+// TestWatchInEveryProtocol: a watcher gets each version of an object as
+// the writes return it, resourceVersion included, in every protocol
+// (binary clients get the object's stored bytes, JSON clients the object
+// marshalled).
+func TestWatchInEveryProtocol(t *testing.T) {
+	t.Parallel()
+	srv := wharftest.Start(t)
+	for _, tc := range []struct {
+		name string
+		opts []client.Option
+	}{
+		{"connect_proto", nil},
+		{"connect_json", []client.Option{client.WithJSON()}},
+		{"grpc", []client.Option{client.WithGRPC()}},
+		{"grpc_web", []client.Option{client.WithGRPCWeb()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := srv.Client(tc.opts...)
+			name := "w-" + strings.ReplaceAll(tc.name, "_", "-")
+			l, err := c.Pods().List(ctx(t), client.ListOptions{Namespace: "default"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Pods().Watch(ctx(t), client.WatchOptions{Namespace: "default", ResourceVersion: l.ResourceVersion, FieldSelector: "metadata.name=" + name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Stop()
+			created, err := c.Pods().Create(ctx(t), pod(name, map[string]string{"v": "1"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := proto.Clone(created).(*wharfv1.Pod)
+			next.Metadata.Labels["v"] = "2"
+			updated, err := c.Pods().Update(ctx(t), next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deleted, err := c.Pods().Delete(ctx(t), "default", name, client.DeleteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct {
+				typ client.EventType
+				obj *wharfv1.Pod
+			}{{client.Added, created}, {client.Modified, updated}, {client.Deleted, deleted}} {
+				ev, err := w.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev.Type != want.typ || ev.ResourceVersion != ev.Object.GetMetadata().GetResourceVersion() {
+					t.Fatalf("event %s (resourceVersion %s) of %v; want %s", ev.Type, ev.ResourceVersion, ev.Object.GetMetadata(), want.typ)
+				}
+				if !proto.Equal(ev.Object, want.obj) {
+					t.Fatalf("%s event's object\n%v\nwant what the write returned\n%v", ev.Type, ev.Object, want.obj)
+				}
+			}
+		})
+	}
+}

@@ -108,6 +108,7 @@ func (s namespaceService) Delete(ctx context.Context, req *connect.Request[wharf
 }
 
 func (s namespaceService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchNamespacesRequest], stream *connect.ServerStream[wharfv1.WatchNamespacesResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -117,6 +118,11 @@ func (s namespaceService) Watch(ctx context.Context, req *connect.Request[wharfv
 	}, func(ev watchEvent[*wharfv1.Namespace]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchNamespacesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNamespacesResponse{Type: ev.Type, Namespace: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
@@ -195,6 +201,7 @@ func (s nodeService) Delete(ctx context.Context, req *connect.Request[wharfv1.De
 }
 
 func (s nodeService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchNodesRequest], stream *connect.ServerStream[wharfv1.WatchNodesResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -204,6 +211,11 @@ func (s nodeService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wat
 	}, func(ev watchEvent[*wharfv1.Node]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchNodesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNodesResponse{Type: ev.Type, Node: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
@@ -282,6 +294,7 @@ func (s podService) Delete(ctx context.Context, req *connect.Request[wharfv1.Del
 }
 
 func (s podService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchPodsRequest], stream *connect.ServerStream[wharfv1.WatchPodsResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -291,6 +304,11 @@ func (s podService) Watch(ctx context.Context, req *connect.Request[wharfv1.Watc
 	}, func(ev watchEvent[*wharfv1.Pod]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchPodsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodsResponse{Type: ev.Type, Pod: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
@@ -369,6 +387,7 @@ func (s eventService) Delete(ctx context.Context, req *connect.Request[wharfv1.D
 }
 
 func (s eventService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchEventsRequest], stream *connect.ServerStream[wharfv1.WatchEventsResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -378,6 +397,11 @@ func (s eventService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wa
 	}, func(ev watchEvent[*wharfv1.Event]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchEventsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchEventsResponse{Type: ev.Type, Event: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
@@ -456,6 +480,7 @@ func (s podgroupService) Delete(ctx context.Context, req *connect.Request[wharfv
 }
 
 func (s podgroupService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchPodGroupsRequest], stream *connect.ServerStream[wharfv1.WatchPodGroupsResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -465,6 +490,11 @@ func (s podgroupService) Watch(ctx context.Context, req *connect.Request[wharfv1
 	}, func(ev watchEvent[*wharfv1.PodGroup]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchPodGroupsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodGroupsResponse{Type: ev.Type, PodGroup: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
@@ -543,6 +573,7 @@ func (s pluginService) Delete(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s pluginService) Watch(ctx context.Context, req *connect.Request[wharfv1.WatchPluginsRequest], stream *connect.ServerStream[wharfv1.WatchPluginsResponse]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -552,6 +583,11 @@ func (s pluginService) Watch(ctx context.Context, req *connect.Request[wharfv1.W
 	}, func(ev watchEvent[*wharfv1.Plugin]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.WatchPluginsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPluginsResponse{Type: ev.Type, Plugin: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})

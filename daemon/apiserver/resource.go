@@ -36,6 +36,7 @@ type resource[T object] struct {
 	statFD protoreflect.FieldDescriptor // nil when the kind has no status
 	strat  strategy
 	hub    *hub[T]
+	stored storedFields // for setStoredObject
 }
 
 // conflictRetries bounds read-modify-write retries for writes without a

@@ -34,6 +34,10 @@ type watchEvent[T object] struct {
 	Type            string
 	Object          T
 	ResourceVersion string
+	// Raw is Object as the store holds it (without its resourceVersion),
+	// when the event came from the store: a binary client gets these
+	// bytes rather than Object marshalled again (see setStoredObject).
+	Raw []byte
 }
 
 // hubEvent is a store event decoded once and shared by every watcher it
@@ -44,6 +48,7 @@ type hubEvent[T object] struct {
 	typ      store.EventType
 	ns       string
 	obj      T
+	raw      []byte // obj as stored (the event's value)
 	index    string // the indexed field's value after the change
 	prevIdx  string // and before it
 	prevKV   *store.KV
@@ -154,7 +159,7 @@ func (w *watcher[T]) convert(e *hubEvent[T]) (watchEvent[T], bool) {
 		if !cur {
 			return none, false
 		}
-		return watchEvent[T]{Type: eventDeleted, Object: e.obj, ResourceVersion: rv}, true
+		return watchEvent[T]{Type: eventDeleted, Object: e.obj, ResourceVersion: rv, Raw: e.raw}, true
 	}
 	old := false
 	if e.prevKV != nil {
@@ -166,11 +171,11 @@ func (w *watcher[T]) convert(e *hubEvent[T]) (watchEvent[T], bool) {
 	}
 	switch {
 	case cur && old:
-		return watchEvent[T]{Type: eventModified, Object: e.obj, ResourceVersion: rv}, true
+		return watchEvent[T]{Type: eventModified, Object: e.obj, ResourceVersion: rv, Raw: e.raw}, true
 	case cur:
-		return watchEvent[T]{Type: eventAdded, Object: e.obj, ResourceVersion: rv}, true
+		return watchEvent[T]{Type: eventAdded, Object: e.obj, ResourceVersion: rv, Raw: e.raw}, true
 	case old:
-		return watchEvent[T]{Type: eventDeleted, Object: e.obj, ResourceVersion: rv}, true
+		return watchEvent[T]{Type: eventDeleted, Object: e.obj, ResourceVersion: rv, Raw: e.raw}, true
 	}
 	return none, false
 }
@@ -278,6 +283,9 @@ func (h *hub[T]) newEvent(ev store.Event) *hubEvent[T] {
 	if err != nil {
 		h.r.s.log.Error("watch cache cannot decode an object; skipping it", "key", ev.KV.Key, "err", err)
 		obj = h.r.newObject()
+	}
+	if err == nil {
+		e.raw = ev.KV.Value
 	}
 	e.obj = obj
 	e.ns = obj.GetMetadata().GetNamespace()

@@ -376,6 +376,7 @@ func (s {{.Lower}}Service) Delete(ctx context.Context, req *connect.Request[whar
 }
 
 func (s {{.Lower}}Service) Watch(ctx context.Context, req *connect.Request[wharfv1.Watch{{.Plural}}Request], stream *connect.ServerStream[wharfv1.Watch{{.Plural}}Response]) error {
+	stored := sendsStoredBytes(req.Header())
 	return s.r.watch(ctx, watchOptions{
 		Namespace:       req.Msg.GetNamespace(),
 		LabelSelector:   req.Msg.GetLabelSelector(),
@@ -385,6 +386,11 @@ func (s {{.Lower}}Service) Watch(ctx context.Context, req *connect.Request[wharf
 	}, func(ev watchEvent[*wharfv1.{{.Name}}]) error {
 		if ev.Type == "" {
 			return stream.Send(nil) // the watch is established: flush headers
+		}
+		if stored && ev.Raw != nil {
+			resp := &wharfv1.Watch{{.Plural}}Response{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
+			s.r.setStoredObject(resp, ev)
+			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.Watch{{.Plural}}Response{Type: ev.Type, {{.Name}}: ev.Object, ResourceVersion: ev.ResourceVersion})
 	})
