@@ -49,11 +49,17 @@ type namespaceService struct{ r *resource[*wharfv1.Namespace] }
 var _ wharfv1connect.NamespaceServiceHandler = namespaceService{}
 
 func (s namespaceService) Create(ctx context.Context, req *connect.Request[wharfv1.CreateNamespaceRequest]) (*connect.Response[wharfv1.CreateNamespaceResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetNamespace())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreateNamespaceResponse{Namespace: obj}), nil
+	resp := &wharfv1.CreateNamespaceResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.Namespace = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s namespaceService) Get(ctx context.Context, req *connect.Request[wharfv1.GetNamespaceRequest]) (*connect.Response[wharfv1.GetNamespaceResponse], error) {
@@ -121,7 +127,7 @@ func (s namespaceService) Watch(ctx context.Context, req *connect.Request[wharfv
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchNamespacesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNamespacesResponse{Type: ev.Type, Namespace: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -142,11 +148,17 @@ type nodeService struct{ r *resource[*wharfv1.Node] }
 var _ wharfv1connect.NodeServiceHandler = nodeService{}
 
 func (s nodeService) Create(ctx context.Context, req *connect.Request[wharfv1.CreateNodeRequest]) (*connect.Response[wharfv1.CreateNodeResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetNode())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetNode())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreateNodeResponse{Node: obj}), nil
+	resp := &wharfv1.CreateNodeResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.Node = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s nodeService) Get(ctx context.Context, req *connect.Request[wharfv1.GetNodeRequest]) (*connect.Response[wharfv1.GetNodeResponse], error) {
@@ -214,7 +226,7 @@ func (s nodeService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wat
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchNodesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNodesResponse{Type: ev.Type, Node: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -235,11 +247,17 @@ type podService struct{ r *resource[*wharfv1.Pod] }
 var _ wharfv1connect.PodServiceHandler = podService{}
 
 func (s podService) Create(ctx context.Context, req *connect.Request[wharfv1.CreatePodRequest]) (*connect.Response[wharfv1.CreatePodResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetPod())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetPod())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreatePodResponse{Pod: obj}), nil
+	resp := &wharfv1.CreatePodResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.Pod = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPodRequest]) (*connect.Response[wharfv1.GetPodResponse], error) {
@@ -307,7 +325,7 @@ func (s podService) Watch(ctx context.Context, req *connect.Request[wharfv1.Watc
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPodsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodsResponse{Type: ev.Type, Pod: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -328,11 +346,17 @@ type eventService struct{ r *resource[*wharfv1.Event] }
 var _ wharfv1connect.EventServiceHandler = eventService{}
 
 func (s eventService) Create(ctx context.Context, req *connect.Request[wharfv1.CreateEventRequest]) (*connect.Response[wharfv1.CreateEventResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetEvent())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetEvent())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreateEventResponse{Event: obj}), nil
+	resp := &wharfv1.CreateEventResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.Event = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s eventService) Get(ctx context.Context, req *connect.Request[wharfv1.GetEventRequest]) (*connect.Response[wharfv1.GetEventResponse], error) {
@@ -400,7 +424,7 @@ func (s eventService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wa
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchEventsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchEventsResponse{Type: ev.Type, Event: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -421,11 +445,17 @@ type podgroupService struct{ r *resource[*wharfv1.PodGroup] }
 var _ wharfv1connect.PodGroupServiceHandler = podgroupService{}
 
 func (s podgroupService) Create(ctx context.Context, req *connect.Request[wharfv1.CreatePodGroupRequest]) (*connect.Response[wharfv1.CreatePodGroupResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetPodGroup())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetPodGroup())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreatePodGroupResponse{PodGroup: obj}), nil
+	resp := &wharfv1.CreatePodGroupResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.PodGroup = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podgroupService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPodGroupRequest]) (*connect.Response[wharfv1.GetPodGroupResponse], error) {
@@ -493,7 +523,7 @@ func (s podgroupService) Watch(ctx context.Context, req *connect.Request[wharfv1
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPodGroupsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodGroupsResponse{Type: ev.Type, PodGroup: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -514,11 +544,17 @@ type pluginService struct{ r *resource[*wharfv1.Plugin] }
 var _ wharfv1connect.PluginServiceHandler = pluginService{}
 
 func (s pluginService) Create(ctx context.Context, req *connect.Request[wharfv1.CreatePluginRequest]) (*connect.Response[wharfv1.CreatePluginResponse], error) {
-	obj, err := s.r.create(ctx, req.Msg.GetPlugin())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.GetPlugin())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.CreatePluginResponse{Plugin: obj}), nil
+	resp := &wharfv1.CreatePluginResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.Plugin = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s pluginService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPluginRequest]) (*connect.Response[wharfv1.GetPluginResponse], error) {
@@ -586,7 +622,7 @@ func (s pluginService) Watch(ctx context.Context, req *connect.Request[wharfv1.W
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPluginsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPluginsResponse{Type: ev.Type, Plugin: ev.Object, ResourceVersion: ev.ResourceVersion})

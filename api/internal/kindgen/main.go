@@ -317,11 +317,17 @@ type {{.Lower}}Service struct{ r *resource[*wharfv1.{{.Name}}] }
 var _ wharfv1connect.{{.Name}}ServiceHandler = {{.Lower}}Service{}
 
 func (s {{.Lower}}Service) Create(ctx context.Context, req *connect.Request[wharfv1.Create{{.Name}}Request]) (*connect.Response[wharfv1.Create{{.Name}}Response], error) {
-	obj, err := s.r.create(ctx, req.Msg.Get{{.Name}}())
+	obj, raw, err := s.r.createStored(ctx, req.Msg.Get{{.Name}}())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.Create{{.Name}}Response{ {{- .Name}}: obj}), nil
+	resp := &wharfv1.Create{{.Name}}Response{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, obj, raw)
+	} else {
+		resp.{{.Name}} = obj
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s {{.Lower}}Service) Get(ctx context.Context, req *connect.Request[wharfv1.Get{{.Name}}Request]) (*connect.Response[wharfv1.Get{{.Name}}Response], error) {
@@ -389,7 +395,7 @@ func (s {{.Lower}}Service) Watch(ctx context.Context, req *connect.Request[wharf
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.Watch{{.Plural}}Response{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStoredObject(resp, ev)
+			s.r.setStored(resp, ev.Object, ev.Raw)
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.Watch{{.Plural}}Response{Type: ev.Type, {{.Name}}: ev.Object, ResourceVersion: ev.ResourceVersion})
