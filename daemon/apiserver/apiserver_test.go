@@ -930,3 +930,87 @@ func TestWatchInEveryProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestListInEveryProtocol: a list, whole, by selector and in pages, gives
+// the same objects, resourceVersions included, in every protocol (binary
+// clients get the objects' stored bytes).
+func TestListInEveryProtocol(t *testing.T) {
+	t.Parallel()
+	srv := wharftest.Start(t)
+	c := srv.Client()
+	for i := range 5 {
+		if _, err := c.Pods().Create(ctx(t), pod(fmt.Sprintf("l-%d", i), map[string]string{"half": fmt.Sprint(i % 2)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []*wharfv1.Pod
+	for i := range 5 {
+		p, err := c.Pods().Get(ctx(t), "default", fmt.Sprintf("l-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	for _, tc := range []struct {
+		name string
+		opts []client.Option
+	}{
+		{"connect_proto", nil},
+		{"connect_json", []client.Option{client.WithJSON()}},
+		{"grpc", []client.Option{client.WithGRPC()}},
+		{"grpc_web", []client.Option{client.WithGRPCWeb()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := srv.Client(tc.opts...)
+			check := func(what string, got []*wharfv1.Pod, want []*wharfv1.Pod) {
+				t.Helper()
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d pods, want %d", what, len(got), len(want))
+				}
+				for i := range got {
+					if !proto.Equal(got[i], want[i]) {
+						t.Fatalf("%s: item %d\n%v\nwant\n%v", what, i, got[i], want[i])
+					}
+				}
+			}
+			l, err := c.Pods().List(ctx(t), client.ListOptions{Namespace: "default"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("whole", l.Items, want)
+			l, err = c.Pods().List(ctx(t), client.ListOptions{Namespace: "default", LabelSelector: "half=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("half=1", l.Items, []*wharfv1.Pod{want[1], want[3]})
+			var pages []*wharfv1.Pod
+			opts := client.ListOptions{Namespace: "default", Limit: 2}
+			for {
+				l, err := c.Pods().List(ctx(t), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, l.Items...)
+				if l.Continue == "" {
+					break
+				}
+				opts.Continue = l.Continue
+			}
+			check("pages of 2", pages, want)
+			opts = client.ListOptions{Namespace: "default", Limit: 1, LabelSelector: "half=0"}
+			pages = nil
+			for {
+				l, err := c.Pods().List(ctx(t), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, l.Items...)
+				if l.Continue == "" {
+					break
+				}
+				opts.Continue = l.Continue
+			}
+			check("half=0 in pages of 1", pages, []*wharfv1.Pod{want[0], want[2], want[4]})
+		})
+	}
+}

@@ -71,17 +71,23 @@ func (s namespaceService) Get(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s namespaceService) List(ctx context.Context, req *connect.Request[wharfv1.ListNamespacesRequest]) (*connect.Response[wharfv1.ListNamespacesResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListNamespacesResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListNamespacesResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s namespaceService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNamespaceRequest]) (*connect.Response[wharfv1.UpdateNamespaceResponse], error) {
@@ -170,17 +176,23 @@ func (s nodeService) Get(ctx context.Context, req *connect.Request[wharfv1.GetNo
 }
 
 func (s nodeService) List(ctx context.Context, req *connect.Request[wharfv1.ListNodesRequest]) (*connect.Response[wharfv1.ListNodesResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListNodesResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListNodesResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s nodeService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNodeRequest]) (*connect.Response[wharfv1.UpdateNodeResponse], error) {
@@ -269,17 +281,23 @@ func (s podService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPod
 }
 
 func (s podService) List(ctx context.Context, req *connect.Request[wharfv1.ListPodsRequest]) (*connect.Response[wharfv1.ListPodsResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListPodsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListPodsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodRequest]) (*connect.Response[wharfv1.UpdatePodResponse], error) {
@@ -368,17 +386,23 @@ func (s eventService) Get(ctx context.Context, req *connect.Request[wharfv1.GetE
 }
 
 func (s eventService) List(ctx context.Context, req *connect.Request[wharfv1.ListEventsRequest]) (*connect.Response[wharfv1.ListEventsResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListEventsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListEventsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s eventService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateEventRequest]) (*connect.Response[wharfv1.UpdateEventResponse], error) {
@@ -467,17 +491,23 @@ func (s podgroupService) Get(ctx context.Context, req *connect.Request[wharfv1.G
 }
 
 func (s podgroupService) List(ctx context.Context, req *connect.Request[wharfv1.ListPodGroupsRequest]) (*connect.Response[wharfv1.ListPodGroupsResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListPodGroupsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListPodGroupsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupRequest]) (*connect.Response[wharfv1.UpdatePodGroupResponse], error) {
@@ -566,17 +596,23 @@ func (s pluginService) Get(ctx context.Context, req *connect.Request[wharfv1.Get
 }
 
 func (s pluginService) List(ctx context.Context, req *connect.Request[wharfv1.ListPluginsRequest]) (*connect.Response[wharfv1.ListPluginsResponse], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ListPluginsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.ListPluginsResponse{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginRequest]) (*connect.Response[wharfv1.UpdatePluginResponse], error) {

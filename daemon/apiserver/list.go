@@ -21,12 +21,23 @@ type listOptions struct {
 	FieldSelector string
 	Limit         int64
 	Continue      string
+	// Stored: return the items as the store holds them (listResult.stored,
+	// for setStoredItems), not decoded; they are decoded only to be
+	// filtered.
+	Stored bool
 }
 
 type listResult[T object] struct {
 	items           []T
+	stored          []storedObject // with listOptions.Stored
 	resourceVersion string
 	continueToken   string
+}
+
+// storedObject is an object as the store holds it, and its revision.
+type storedObject struct {
+	raw []byte
+	rev int64
 }
 
 // continueToken is the opaque continue value: the last key returned and
@@ -101,10 +112,11 @@ func (r *resource[T]) list(ctx context.Context, opts listOptions) (listResult[T]
 	out := listResult[T]{items: []T{}}
 	rev := tok.Rev
 	after := tok.After
+	n := 0 // items so far
 	for {
 		pageLimit := listPage
 		if f.empty() && opts.Limit > 0 {
-			pageLimit = int(opts.Limit) - len(out.items) + 1 // +1 tells whether more remain
+			pageLimit = int(opts.Limit) - n + 1 // +1 tells whether more remain
 		}
 		page, err := r.s.store.List(ctx, prefix, store.ListOptions{StartAfter: after, Limit: pageLimit, Revision: rev})
 		if errors.Is(err, store.ErrCompacted) && opts.Continue != "" {
@@ -115,33 +127,40 @@ func (r *resource[T]) list(ctx context.Context, opts listOptions) (listResult[T]
 		}
 		rev = page.Revision
 		for _, kv := range page.KVs {
-			obj, err := r.decode(kv)
-			if err != nil {
-				return zero, err
+			var obj T
+			if !opts.Stored || !f.empty() {
+				if obj, err = r.decode(kv); err != nil {
+					return zero, err
+				}
+				if !f.matches(obj) {
+					continue
+				}
 			}
-			if !f.matches(obj) {
-				continue
-			}
-			if opts.Limit > 0 && int64(len(out.items)) == opts.Limit {
+			if opts.Limit > 0 && int64(n) == opts.Limit {
 				// One more match exists: hand out a token after the last returned.
-				out.continueToken = r.continueAfter(rev, out.items[len(out.items)-1])
+				out.continueToken = r.continueAfter(rev, after)
 				out.resourceVersion = strconv.FormatInt(rev, 10)
 				return out, nil
 			}
-			out.items = append(out.items, obj)
+			if opts.Stored {
+				out.stored = append(out.stored, storedObject{raw: kv.Value, rev: kv.ModRevision})
+			} else {
+				out.items = append(out.items, obj)
+			}
+			n++
+			after = kv.Key // the last returned
 		}
 		if !page.More || len(page.KVs) == 0 {
 			break
 		}
-		after = page.KVs[len(page.KVs)-1].Key
+		after = page.KVs[len(page.KVs)-1].Key // the last read
 	}
 	out.resourceVersion = strconv.FormatInt(rev, 10)
 	return out, nil
 }
 
-// continueAfter makes the token that resumes a list after last.
-func (r *resource[T]) continueAfter(rev int64, last T) string {
-	m := last.GetMetadata()
-	b, _ := json.Marshal(continueToken{Rev: rev, After: r.ref.key(m.GetNamespace(), m.GetName())})
+// continueAfter makes the token that resumes a list after the key lastKey.
+func (r *resource[T]) continueAfter(rev int64, lastKey string) string {
+	b, _ := json.Marshal(continueToken{Rev: rev, After: lastKey})
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -339,17 +339,23 @@ func (s {{.Lower}}Service) Get(ctx context.Context, req *connect.Request[wharfv1
 }
 
 func (s {{.Lower}}Service) List(ctx context.Context, req *connect.Request[wharfv1.List{{.Plural}}Request]) (*connect.Response[wharfv1.List{{.Plural}}Response], error) {
+	stored := sendsStoredBytes(req.Header())
 	l, err := s.r.list(ctx, listOptions{
 		Namespace:     req.Msg.GetNamespace(),
 		LabelSelector: req.Msg.GetLabelSelector(),
 		FieldSelector: req.Msg.GetFieldSelector(),
 		Limit:         req.Msg.GetLimit(),
 		Continue:      req.Msg.GetContinue(),
+		Stored:        stored,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.List{{.Plural}}Response{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}), nil
+	resp := &wharfv1.List{{.Plural}}Response{Items: l.items, ResourceVersion: l.resourceVersion, Continue: l.continueToken}
+	if stored {
+		s.r.setStoredItems(resp, l.stored)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s {{.Lower}}Service) Update(ctx context.Context, req *connect.Request[wharfv1.Update{{.Name}}Request]) (*connect.Response[wharfv1.Update{{.Name}}Response], error) {
