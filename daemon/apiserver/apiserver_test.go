@@ -908,6 +908,24 @@ func TestWatchInEveryProtocol(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			next = proto.Clone(updated).(*wharfv1.Pod)
+			next.Status.Message = "status written"
+			statusUpdated, err := c.Pods().UpdateStatus(ctx(t), next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			manifest := pod(name, map[string]string{"v": "3"})
+			applied, err := c.Pods().Apply(ctx(t), manifest)
+			if err != nil || !applied.Changed {
+				t.Fatalf("apply: %v, %v", applied, err)
+			}
+			again, err := c.Pods().Apply(ctx(t), manifest)
+			if err != nil || again.Changed || !proto.Equal(again.Object, applied.Object) {
+				t.Fatalf("apply again: changed %v, object\n%v\nwant\n%v (%v)", again.Changed, again.Object, applied.Object, err)
+			}
+			if got, err := c.Pods().Get(ctx(t), "default", name); err != nil || !proto.Equal(got, applied.Object) {
+				t.Fatalf("get\n%v\nwant what apply returned\n%v (%v)", got, applied.Object, err)
+			}
 			deleted, err := c.Pods().Delete(ctx(t), "default", name, client.DeleteOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -915,7 +933,7 @@ func TestWatchInEveryProtocol(t *testing.T) {
 			for _, want := range []struct {
 				typ client.EventType
 				obj *wharfv1.Pod
-			}{{client.Added, created}, {client.Modified, updated}, {client.Deleted, deleted}} {
+			}{{client.Added, created}, {client.Modified, updated}, {client.Modified, statusUpdated}, {client.Modified, applied.Object}, {client.Deleted, deleted}} {
 				ev, err := w.Next()
 				if err != nil {
 					t.Fatal(err)

@@ -5,6 +5,7 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"connectrpc.com/connect"
 
@@ -55,7 +56,7 @@ func (s namespaceService) Create(ctx context.Context, req *connect.Request[wharf
 	}
 	resp := &wharfv1.CreateNamespaceResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.Namespace = obj
 	}
@@ -63,11 +64,17 @@ func (s namespaceService) Create(ctx context.Context, req *connect.Request[wharf
 }
 
 func (s namespaceService) Get(ctx context.Context, req *connect.Request[wharfv1.GetNamespaceRequest]) (*connect.Response[wharfv1.GetNamespaceResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetNamespaceResponse{Namespace: obj}), nil
+	resp := &wharfv1.GetNamespaceResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.Namespace, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s namespaceService) List(ctx context.Context, req *connect.Request[wharfv1.ListNamespacesRequest]) (*connect.Response[wharfv1.ListNamespacesResponse], error) {
@@ -91,19 +98,31 @@ func (s namespaceService) List(ctx context.Context, req *connect.Request[wharfv1
 }
 
 func (s namespaceService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNamespaceRequest]) (*connect.Response[wharfv1.UpdateNamespaceResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetNamespace())
+	res, err := s.r.write(ctx, req.Msg.GetNamespace(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateNamespaceResponse{Namespace: obj}), nil
+	resp := &wharfv1.UpdateNamespaceResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Namespace = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s namespaceService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateNamespaceStatusRequest]) (*connect.Response[wharfv1.UpdateNamespaceStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetNamespace())
+	res, err := s.r.write(ctx, req.Msg.GetNamespace(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateNamespaceStatusResponse{Namespace: obj}), nil
+	resp := &wharfv1.UpdateNamespaceStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Namespace = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s namespaceService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeleteNamespaceRequest]) (*connect.Response[wharfv1.DeleteNamespaceResponse], error) {
@@ -133,7 +152,7 @@ func (s namespaceService) Watch(ctx context.Context, req *connect.Request[wharfv
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchNamespacesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNamespacesResponse{Type: ev.Type, Namespace: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -145,7 +164,13 @@ func (s namespaceService) Apply(ctx context.Context, req *connect.Request[wharfv
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyNamespaceResponse{Namespace: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyNamespaceResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Namespace = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // nodeService adapts the generic resource to wharfv1connect.NodeServiceHandler.
@@ -160,7 +185,7 @@ func (s nodeService) Create(ctx context.Context, req *connect.Request[wharfv1.Cr
 	}
 	resp := &wharfv1.CreateNodeResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.Node = obj
 	}
@@ -168,11 +193,17 @@ func (s nodeService) Create(ctx context.Context, req *connect.Request[wharfv1.Cr
 }
 
 func (s nodeService) Get(ctx context.Context, req *connect.Request[wharfv1.GetNodeRequest]) (*connect.Response[wharfv1.GetNodeResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetNodeResponse{Node: obj}), nil
+	resp := &wharfv1.GetNodeResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.Node, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s nodeService) List(ctx context.Context, req *connect.Request[wharfv1.ListNodesRequest]) (*connect.Response[wharfv1.ListNodesResponse], error) {
@@ -196,19 +227,31 @@ func (s nodeService) List(ctx context.Context, req *connect.Request[wharfv1.List
 }
 
 func (s nodeService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNodeRequest]) (*connect.Response[wharfv1.UpdateNodeResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetNode())
+	res, err := s.r.write(ctx, req.Msg.GetNode(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateNodeResponse{Node: obj}), nil
+	resp := &wharfv1.UpdateNodeResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Node = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s nodeService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateNodeStatusRequest]) (*connect.Response[wharfv1.UpdateNodeStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetNode())
+	res, err := s.r.write(ctx, req.Msg.GetNode(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateNodeStatusResponse{Node: obj}), nil
+	resp := &wharfv1.UpdateNodeStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Node = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s nodeService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeleteNodeRequest]) (*connect.Response[wharfv1.DeleteNodeResponse], error) {
@@ -238,7 +281,7 @@ func (s nodeService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wat
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchNodesResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchNodesResponse{Type: ev.Type, Node: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -250,7 +293,13 @@ func (s nodeService) Apply(ctx context.Context, req *connect.Request[wharfv1.App
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyNodeResponse{Node: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyNodeResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Node = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // podService adapts the generic resource to wharfv1connect.PodServiceHandler.
@@ -265,7 +314,7 @@ func (s podService) Create(ctx context.Context, req *connect.Request[wharfv1.Cre
 	}
 	resp := &wharfv1.CreatePodResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.Pod = obj
 	}
@@ -273,11 +322,17 @@ func (s podService) Create(ctx context.Context, req *connect.Request[wharfv1.Cre
 }
 
 func (s podService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPodRequest]) (*connect.Response[wharfv1.GetPodResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetPodResponse{Pod: obj}), nil
+	resp := &wharfv1.GetPodResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.Pod, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podService) List(ctx context.Context, req *connect.Request[wharfv1.ListPodsRequest]) (*connect.Response[wharfv1.ListPodsResponse], error) {
@@ -301,19 +356,31 @@ func (s podService) List(ctx context.Context, req *connect.Request[wharfv1.ListP
 }
 
 func (s podService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodRequest]) (*connect.Response[wharfv1.UpdatePodResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetPod())
+	res, err := s.r.write(ctx, req.Msg.GetPod(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePodResponse{Pod: obj}), nil
+	resp := &wharfv1.UpdatePodResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Pod = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePodStatusRequest]) (*connect.Response[wharfv1.UpdatePodStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetPod())
+	res, err := s.r.write(ctx, req.Msg.GetPod(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePodStatusResponse{Pod: obj}), nil
+	resp := &wharfv1.UpdatePodStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Pod = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeletePodRequest]) (*connect.Response[wharfv1.DeletePodResponse], error) {
@@ -343,7 +410,7 @@ func (s podService) Watch(ctx context.Context, req *connect.Request[wharfv1.Watc
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPodsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodsResponse{Type: ev.Type, Pod: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -355,7 +422,13 @@ func (s podService) Apply(ctx context.Context, req *connect.Request[wharfv1.Appl
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyPodResponse{Pod: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyPodResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Pod = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // eventService adapts the generic resource to wharfv1connect.EventServiceHandler.
@@ -370,7 +443,7 @@ func (s eventService) Create(ctx context.Context, req *connect.Request[wharfv1.C
 	}
 	resp := &wharfv1.CreateEventResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.Event = obj
 	}
@@ -378,11 +451,17 @@ func (s eventService) Create(ctx context.Context, req *connect.Request[wharfv1.C
 }
 
 func (s eventService) Get(ctx context.Context, req *connect.Request[wharfv1.GetEventRequest]) (*connect.Response[wharfv1.GetEventResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetEventResponse{Event: obj}), nil
+	resp := &wharfv1.GetEventResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.Event, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s eventService) List(ctx context.Context, req *connect.Request[wharfv1.ListEventsRequest]) (*connect.Response[wharfv1.ListEventsResponse], error) {
@@ -406,19 +485,31 @@ func (s eventService) List(ctx context.Context, req *connect.Request[wharfv1.Lis
 }
 
 func (s eventService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateEventRequest]) (*connect.Response[wharfv1.UpdateEventResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetEvent())
+	res, err := s.r.write(ctx, req.Msg.GetEvent(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateEventResponse{Event: obj}), nil
+	resp := &wharfv1.UpdateEventResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Event = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s eventService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateEventStatusRequest]) (*connect.Response[wharfv1.UpdateEventStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetEvent())
+	res, err := s.r.write(ctx, req.Msg.GetEvent(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdateEventStatusResponse{Event: obj}), nil
+	resp := &wharfv1.UpdateEventStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Event = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s eventService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeleteEventRequest]) (*connect.Response[wharfv1.DeleteEventResponse], error) {
@@ -448,7 +539,7 @@ func (s eventService) Watch(ctx context.Context, req *connect.Request[wharfv1.Wa
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchEventsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchEventsResponse{Type: ev.Type, Event: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -460,7 +551,13 @@ func (s eventService) Apply(ctx context.Context, req *connect.Request[wharfv1.Ap
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyEventResponse{Event: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyEventResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Event = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // podgroupService adapts the generic resource to wharfv1connect.PodGroupServiceHandler.
@@ -475,7 +572,7 @@ func (s podgroupService) Create(ctx context.Context, req *connect.Request[wharfv
 	}
 	resp := &wharfv1.CreatePodGroupResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.PodGroup = obj
 	}
@@ -483,11 +580,17 @@ func (s podgroupService) Create(ctx context.Context, req *connect.Request[wharfv
 }
 
 func (s podgroupService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPodGroupRequest]) (*connect.Response[wharfv1.GetPodGroupResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetPodGroupResponse{PodGroup: obj}), nil
+	resp := &wharfv1.GetPodGroupResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.PodGroup, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podgroupService) List(ctx context.Context, req *connect.Request[wharfv1.ListPodGroupsRequest]) (*connect.Response[wharfv1.ListPodGroupsResponse], error) {
@@ -511,19 +614,31 @@ func (s podgroupService) List(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupRequest]) (*connect.Response[wharfv1.UpdatePodGroupResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetPodGroup())
+	res, err := s.r.write(ctx, req.Msg.GetPodGroup(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePodGroupResponse{PodGroup: obj}), nil
+	resp := &wharfv1.UpdatePodGroupResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.PodGroup = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podgroupService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupStatusRequest]) (*connect.Response[wharfv1.UpdatePodGroupStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetPodGroup())
+	res, err := s.r.write(ctx, req.Msg.GetPodGroup(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePodGroupStatusResponse{PodGroup: obj}), nil
+	resp := &wharfv1.UpdatePodGroupStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.PodGroup = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s podgroupService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeletePodGroupRequest]) (*connect.Response[wharfv1.DeletePodGroupResponse], error) {
@@ -553,7 +668,7 @@ func (s podgroupService) Watch(ctx context.Context, req *connect.Request[wharfv1
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPodGroupsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPodGroupsResponse{Type: ev.Type, PodGroup: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -565,7 +680,13 @@ func (s podgroupService) Apply(ctx context.Context, req *connect.Request[wharfv1
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyPodGroupResponse{PodGroup: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyPodGroupResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.PodGroup = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // pluginService adapts the generic resource to wharfv1connect.PluginServiceHandler.
@@ -580,7 +701,7 @@ func (s pluginService) Create(ctx context.Context, req *connect.Request[wharfv1.
 	}
 	resp := &wharfv1.CreatePluginResponse{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.Plugin = obj
 	}
@@ -588,11 +709,17 @@ func (s pluginService) Create(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s pluginService) Get(ctx context.Context, req *connect.Request[wharfv1.GetPluginRequest]) (*connect.Response[wharfv1.GetPluginResponse], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.GetPluginResponse{Plugin: obj}), nil
+	resp := &wharfv1.GetPluginResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.Plugin, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s pluginService) List(ctx context.Context, req *connect.Request[wharfv1.ListPluginsRequest]) (*connect.Response[wharfv1.ListPluginsResponse], error) {
@@ -616,19 +743,31 @@ func (s pluginService) List(ctx context.Context, req *connect.Request[wharfv1.Li
 }
 
 func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginRequest]) (*connect.Response[wharfv1.UpdatePluginResponse], error) {
-	obj, err := s.r.update(ctx, req.Msg.GetPlugin())
+	res, err := s.r.write(ctx, req.Msg.GetPlugin(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePluginResponse{Plugin: obj}), nil
+	resp := &wharfv1.UpdatePluginResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Plugin = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s pluginService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginStatusRequest]) (*connect.Response[wharfv1.UpdatePluginStatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.GetPlugin())
+	res, err := s.r.write(ctx, req.Msg.GetPlugin(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.UpdatePluginStatusResponse{Plugin: obj}), nil
+	resp := &wharfv1.UpdatePluginStatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Plugin = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s pluginService) Delete(ctx context.Context, req *connect.Request[wharfv1.DeletePluginRequest]) (*connect.Response[wharfv1.DeletePluginResponse], error) {
@@ -658,7 +797,7 @@ func (s pluginService) Watch(ctx context.Context, req *connect.Request[wharfv1.W
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.WatchPluginsResponse{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.WatchPluginsResponse{Type: ev.Type, Plugin: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -670,5 +809,11 @@ func (s pluginService) Apply(ctx context.Context, req *connect.Request[wharfv1.A
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.ApplyPluginResponse{Plugin: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.ApplyPluginResponse{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.Plugin = res.object
+	}
+	return connect.NewResponse(resp), nil
 }

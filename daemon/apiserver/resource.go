@@ -127,22 +127,28 @@ func (r *resource[T]) requestNamespace(ns string) string {
 }
 
 func (r *resource[T]) get(ctx context.Context, ns, name string) (T, error) {
-	var zero T
-	ns = r.requestNamespace(ns)
-	if err := r.s.authorize(ctx, "get", r.info.Kind, ns, name); err != nil {
-		return zero, err
-	}
-	if name == "" {
-		return zero, errBadRequest("name is required to get %s", r.info.Plural)
-	}
-	kv, err := r.s.store.Get(ctx, r.ref.key(ns, name))
-	if errors.Is(err, store.ErrNotFound) {
-		return zero, errNotFound(r.ref, ns, name)
-	}
+	kv, err := r.getStored(ctx, ns, name)
 	if err != nil {
+		var zero T
 		return zero, err
 	}
 	return r.decode(kv)
+}
+
+// getStored is get without decoding: the object as the store holds it.
+func (r *resource[T]) getStored(ctx context.Context, ns, name string) (store.KV, error) {
+	ns = r.requestNamespace(ns)
+	if err := r.s.authorize(ctx, "get", r.info.Kind, ns, name); err != nil {
+		return store.KV{}, err
+	}
+	if name == "" {
+		return store.KV{}, errBadRequest("name is required to get %s", r.info.Plural)
+	}
+	kv, err := r.s.store.Get(ctx, r.ref.key(ns, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.KV{}, errNotFound(r.ref, ns, name)
+	}
+	return kv, err
 }
 
 // create stores a new object. It takes obj, and changes it (defaults,
@@ -249,6 +255,7 @@ func (r *resource[T]) updateStatus(ctx context.Context, obj T) (T, error) {
 // applyResult is what apply reports.
 type applyResult[T object] struct {
 	object  T
+	raw     []byte // object as stored (see setStored)
 	created bool
 	changed bool
 }
@@ -259,9 +266,9 @@ func (r *resource[T]) apply(ctx context.Context, obj T) (applyResult[T], error) 
 		if err == nil || !isNotFound(err) {
 			return res, err
 		}
-		created, err := r.create(ctx, proto.Clone(obj).(T)) // obj again if it exists meanwhile
+		created, raw, err := r.createStored(ctx, proto.Clone(obj).(T)) // obj again if it exists meanwhile
 		if err == nil {
-			return applyResult[T]{object: created, created: true, changed: true}, nil
+			return applyResult[T]{object: created, raw: raw, created: true, changed: true}, nil
 		}
 		if !isAlreadyExists(err) {
 			return applyResult[T]{}, err
@@ -342,7 +349,7 @@ func (r *resource[T]) write(ctx context.Context, obj T, kind updateKind) (applyR
 			r.meta(next).Generation++
 		}
 		if proto.Equal(old, next) {
-			return applyResult[T]{object: old}, nil // nothing changed: no new revision
+			return applyResult[T]{object: old, raw: kv.Value}, nil // nothing changed: no new revision
 		}
 		// The last finalizer removed from an object being deleted ends it.
 		if nm := next.GetMetadata(); nm.GetDeletionTimestamp() != nil && len(nm.GetFinalizers()) == 0 && !r.awaitsOwner(next) {
@@ -354,7 +361,7 @@ func (r *resource[T]) write(ctx context.Context, obj T, kind updateKind) (applyR
 				return zero, mapStoreErr(err, r.ref, ns, name)
 			}
 			out, err := r.decode(gone)
-			return applyResult[T]{object: out, changed: true}, err
+			return applyResult[T]{object: out, raw: gone.Value, changed: true}, err
 		}
 		b, err := r.encode(next)
 		if err != nil {
@@ -372,7 +379,7 @@ func (r *resource[T]) write(ctx context.Context, obj T, kind updateKind) (applyR
 			return zero, err
 		}
 		r.meta(next).ResourceVersion = strconv.FormatInt(nkv.ModRevision, 10)
-		return applyResult[T]{object: next, changed: true}, nil
+		return applyResult[T]{object: next, raw: b, changed: true}, nil
 	}
 	return zero, newAPIError(connect.CodeUnavailable, "%s is being changed by many writers at once; retry", r.ref.describe(ns, name))
 }

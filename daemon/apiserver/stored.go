@@ -41,11 +41,10 @@ type storedFields struct {
 	object        sync.Map // protoreflect.FullName of a response: protowire.Number
 }
 
-// setStored sets obj in resp (a response message, its other fields set)
-// as raw, its stored bytes, with obj's resourceVersion.
-func (r *resource[T]) setStored(resp proto.Message, obj T, raw []byte) {
+// setStored sets an object in resp (a response message, its other fields
+// set) as raw, its stored bytes, with resourceVersion rv.
+func (r *resource[T]) setStored(resp proto.Message, raw []byte, rv string) {
 	num := r.storedField(resp)
-	rv := obj.GetMetadata().GetResourceVersion()
 	b := make([]byte, 0, r.storedSize(num, raw, rv))
 	b = r.appendStored(b, num, raw, rv)
 	resp.ProtoReflect().SetUnknown(protoreflect.RawFields(b))

@@ -291,6 +291,7 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"connectrpc.com/connect"
 
@@ -323,7 +324,7 @@ func (s {{.Lower}}Service) Create(ctx context.Context, req *connect.Request[whar
 	}
 	resp := &wharfv1.Create{{.Name}}Response{}
 	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, obj, raw)
+		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
 	} else {
 		resp.{{.Name}} = obj
 	}
@@ -331,11 +332,17 @@ func (s {{.Lower}}Service) Create(ctx context.Context, req *connect.Request[whar
 }
 
 func (s {{.Lower}}Service) Get(ctx context.Context, req *connect.Request[wharfv1.Get{{.Name}}Request]) (*connect.Response[wharfv1.Get{{.Name}}Response], error) {
-	obj, err := s.r.get(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
+	kv, err := s.r.getStored(ctx, req.Msg.GetNamespace(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.Get{{.Name}}Response{ {{- .Name}}: obj}), nil
+	resp := &wharfv1.Get{{.Name}}Response{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, kv.Value, strconv.FormatInt(kv.ModRevision, 10))
+	} else if resp.{{.Name}}, err = s.r.decode(kv); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s {{.Lower}}Service) List(ctx context.Context, req *connect.Request[wharfv1.List{{.Plural}}Request]) (*connect.Response[wharfv1.List{{.Plural}}Response], error) {
@@ -359,19 +366,31 @@ func (s {{.Lower}}Service) List(ctx context.Context, req *connect.Request[wharfv
 }
 
 func (s {{.Lower}}Service) Update(ctx context.Context, req *connect.Request[wharfv1.Update{{.Name}}Request]) (*connect.Response[wharfv1.Update{{.Name}}Response], error) {
-	obj, err := s.r.update(ctx, req.Msg.Get{{.Name}}())
+	res, err := s.r.write(ctx, req.Msg.Get{{.Name}}(), updateSpec)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.Update{{.Name}}Response{ {{- .Name}}: obj}), nil
+	resp := &wharfv1.Update{{.Name}}Response{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.{{.Name}} = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s {{.Lower}}Service) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.Update{{.Name}}StatusRequest]) (*connect.Response[wharfv1.Update{{.Name}}StatusResponse], error) {
-	obj, err := s.r.updateStatus(ctx, req.Msg.Get{{.Name}}())
+	res, err := s.r.write(ctx, req.Msg.Get{{.Name}}(), updateStatus)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.Update{{.Name}}StatusResponse{ {{- .Name}}: obj}), nil
+	resp := &wharfv1.Update{{.Name}}StatusResponse{}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.{{.Name}} = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 
 func (s {{.Lower}}Service) Delete(ctx context.Context, req *connect.Request[wharfv1.Delete{{.Name}}Request]) (*connect.Response[wharfv1.Delete{{.Name}}Response], error) {
@@ -401,7 +420,7 @@ func (s {{.Lower}}Service) Watch(ctx context.Context, req *connect.Request[wharf
 		}
 		if stored && ev.Raw != nil {
 			resp := &wharfv1.Watch{{.Plural}}Response{Type: ev.Type, ResourceVersion: ev.ResourceVersion}
-			s.r.setStored(resp, ev.Object, ev.Raw)
+			s.r.setStored(resp, ev.Raw, ev.Object.GetMetadata().GetResourceVersion())
 			return stream.Send(resp)
 		}
 		return stream.Send(&wharfv1.Watch{{.Plural}}Response{Type: ev.Type, {{.Name}}: ev.Object, ResourceVersion: ev.ResourceVersion})
@@ -413,7 +432,13 @@ func (s {{.Lower}}Service) Apply(ctx context.Context, req *connect.Request[wharf
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&wharfv1.Apply{{.Name}}Response{ {{- .Name}}: res.object, Created: res.created, Changed: res.changed}), nil
+	resp := &wharfv1.Apply{{.Name}}Response{Created: res.created, Changed: res.changed}
+	if sendsStoredBytes(req.Header()) {
+		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
+	} else {
+		resp.{{.Name}} = res.object
+	}
+	return connect.NewResponse(resp), nil
 }
 {{end}}`))
 
