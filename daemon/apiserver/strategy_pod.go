@@ -260,7 +260,7 @@ func validateContainer(fe *fieldErrors, path string, c *wharfv1.Container, names
 		}
 	}
 	for i, e := range c.GetEnv() {
-		if !envNameRE.MatchString(e.GetName()) {
+		if !isEnvName(e.GetName()) {
 			fe.add(fmt.Sprintf("%s.env[%d].name", path, i), "%q is not a valid environment variable name", e.GetName())
 		}
 		if e.GetValue() != "" && e.GetValueFrom() != nil {
