@@ -43,18 +43,22 @@ func ctx(t *testing.T) context.Context {
 
 func code(err error) connect.Code { return connect.CodeOf(err) }
 
+// protocols are the ways a client can talk to the server: Connect with
+// protobuf and with JSON, gRPC and gRPC-Web.
+var protocols = []struct {
+	name string
+	opts []client.Option
+}{
+	{"connect_proto", nil},
+	{"connect_json", []client.Option{client.WithJSON()}},
+	{"grpc", []client.Option{client.WithGRPC()}},
+	{"grpc_web", []client.Option{client.WithGRPCWeb()}},
+}
+
 func TestProtocols(t *testing.T) {
 	t.Parallel()
 	srv := wharftest.Start(t)
-	for _, tc := range []struct {
-		name string
-		opts []client.Option
-	}{
-		{"connect_proto", nil},
-		{"connect_json", []client.Option{client.WithJSON()}},
-		{"grpc", []client.Option{client.WithGRPC()}},
-		{"grpc_web", []client.Option{client.WithGRPCWeb()}},
-	} {
+	for _, tc := range protocols {
 		t.Run(tc.name, func(t *testing.T) {
 			c := srv.Client(tc.opts...)
 			created, err := c.Pods().Create(ctx(t), pod("p-"+strings.ReplaceAll(tc.name, "_", "-"), nil))
@@ -876,15 +880,7 @@ func TestNoExecuteTaintTimeAdded(t *testing.T) {
 func TestWatchInEveryProtocol(t *testing.T) {
 	t.Parallel()
 	srv := wharftest.Start(t)
-	for _, tc := range []struct {
-		name string
-		opts []client.Option
-	}{
-		{"connect_proto", nil},
-		{"connect_json", []client.Option{client.WithJSON()}},
-		{"grpc", []client.Option{client.WithGRPC()}},
-		{"grpc_web", []client.Option{client.WithGRPCWeb()}},
-	} {
+	for _, tc := range protocols {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := srv.Client(tc.opts...)
@@ -969,15 +965,7 @@ func TestListInEveryProtocol(t *testing.T) {
 		}
 		want = append(want, p)
 	}
-	for _, tc := range []struct {
-		name string
-		opts []client.Option
-	}{
-		{"connect_proto", nil},
-		{"connect_json", []client.Option{client.WithJSON()}},
-		{"grpc", []client.Option{client.WithGRPC()}},
-		{"grpc_web", []client.Option{client.WithGRPCWeb()}},
-	} {
+	for _, tc := range protocols {
 		t.Run(tc.name, func(t *testing.T) {
 			c := srv.Client(tc.opts...)
 			check := func(what string, got []*wharfv1.Pod, want []*wharfv1.Pod) {
