@@ -989,34 +989,23 @@ func TestListInEveryProtocol(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("half=1", l.Items, []*wharfv1.Pod{want[1], want[3]})
-			var pages []*wharfv1.Pod
-			opts := client.ListOptions{Namespace: "default", Limit: 2}
-			for {
-				l, err := c.Pods().List(ctx(t), opts)
-				if err != nil {
-					t.Fatal(err)
+			pages := func(opts client.ListOptions) []*wharfv1.Pod {
+				t.Helper()
+				var items []*wharfv1.Pod
+				for {
+					l, err := c.Pods().List(ctx(t), opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					items = append(items, l.Items...)
+					if l.Continue == "" {
+						return items
+					}
+					opts.Continue = l.Continue
 				}
-				pages = append(pages, l.Items...)
-				if l.Continue == "" {
-					break
-				}
-				opts.Continue = l.Continue
 			}
-			check("pages of 2", pages, want)
-			opts = client.ListOptions{Namespace: "default", Limit: 1, LabelSelector: "half=0"}
-			pages = nil
-			for {
-				l, err := c.Pods().List(ctx(t), opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pages = append(pages, l.Items...)
-				if l.Continue == "" {
-					break
-				}
-				opts.Continue = l.Continue
-			}
-			check("half=0 in pages of 1", pages, []*wharfv1.Pod{want[0], want[2], want[4]})
+			check("pages of 2", pages(client.ListOptions{Namespace: "default", Limit: 2}), want)
+			check("half=0 in pages of 1", pages(client.ListOptions{Namespace: "default", Limit: 1, LabelSelector: "half=0"}), []*wharfv1.Pod{want[0], want[2], want[4]})
 		})
 	}
 }
