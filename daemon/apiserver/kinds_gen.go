@@ -55,11 +55,7 @@ func (s namespaceService) Create(ctx context.Context, req *connect.Request[wharf
 		return nil, err
 	}
 	resp := &wharfv1.CreateNamespaceResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Namespace = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Namespace) { resp.Namespace = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -103,11 +99,7 @@ func (s namespaceService) Update(ctx context.Context, req *connect.Request[wharf
 		return nil, err
 	}
 	resp := &wharfv1.UpdateNamespaceResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Namespace = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Namespace) { resp.Namespace = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -117,11 +109,7 @@ func (s namespaceService) UpdateStatus(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	resp := &wharfv1.UpdateNamespaceStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Namespace = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Namespace) { resp.Namespace = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -165,11 +153,7 @@ func (s namespaceService) Apply(ctx context.Context, req *connect.Request[wharfv
 		return nil, err
 	}
 	resp := &wharfv1.ApplyNamespaceResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Namespace = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Namespace) { resp.Namespace = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -184,11 +168,7 @@ func (s nodeService) Create(ctx context.Context, req *connect.Request[wharfv1.Cr
 		return nil, err
 	}
 	resp := &wharfv1.CreateNodeResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Node = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Node) { resp.Node = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -232,11 +212,7 @@ func (s nodeService) Update(ctx context.Context, req *connect.Request[wharfv1.Up
 		return nil, err
 	}
 	resp := &wharfv1.UpdateNodeResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Node = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Node) { resp.Node = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -246,11 +222,7 @@ func (s nodeService) UpdateStatus(ctx context.Context, req *connect.Request[whar
 		return nil, err
 	}
 	resp := &wharfv1.UpdateNodeStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Node = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Node) { resp.Node = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -294,11 +266,7 @@ func (s nodeService) Apply(ctx context.Context, req *connect.Request[wharfv1.App
 		return nil, err
 	}
 	resp := &wharfv1.ApplyNodeResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Node = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Node) { resp.Node = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -313,11 +281,7 @@ func (s podService) Create(ctx context.Context, req *connect.Request[wharfv1.Cre
 		return nil, err
 	}
 	resp := &wharfv1.CreatePodResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Pod = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Pod) { resp.Pod = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -361,11 +325,7 @@ func (s podService) Update(ctx context.Context, req *connect.Request[wharfv1.Upd
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePodResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Pod = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Pod) { resp.Pod = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -375,11 +335,7 @@ func (s podService) UpdateStatus(ctx context.Context, req *connect.Request[wharf
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePodStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Pod = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Pod) { resp.Pod = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -423,11 +379,7 @@ func (s podService) Apply(ctx context.Context, req *connect.Request[wharfv1.Appl
 		return nil, err
 	}
 	resp := &wharfv1.ApplyPodResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Pod = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Pod) { resp.Pod = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -442,11 +394,7 @@ func (s eventService) Create(ctx context.Context, req *connect.Request[wharfv1.C
 		return nil, err
 	}
 	resp := &wharfv1.CreateEventResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Event = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Event) { resp.Event = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -490,11 +438,7 @@ func (s eventService) Update(ctx context.Context, req *connect.Request[wharfv1.U
 		return nil, err
 	}
 	resp := &wharfv1.UpdateEventResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Event = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Event) { resp.Event = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -504,11 +448,7 @@ func (s eventService) UpdateStatus(ctx context.Context, req *connect.Request[wha
 		return nil, err
 	}
 	resp := &wharfv1.UpdateEventStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Event = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Event) { resp.Event = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -552,11 +492,7 @@ func (s eventService) Apply(ctx context.Context, req *connect.Request[wharfv1.Ap
 		return nil, err
 	}
 	resp := &wharfv1.ApplyEventResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Event = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Event) { resp.Event = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -571,11 +507,7 @@ func (s podgroupService) Create(ctx context.Context, req *connect.Request[wharfv
 		return nil, err
 	}
 	resp := &wharfv1.CreatePodGroupResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.PodGroup = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.PodGroup) { resp.PodGroup = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -619,11 +551,7 @@ func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePodGroupResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.PodGroup = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.PodGroup) { resp.PodGroup = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -633,11 +561,7 @@ func (s podgroupService) UpdateStatus(ctx context.Context, req *connect.Request[
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePodGroupStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.PodGroup = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.PodGroup) { resp.PodGroup = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -681,11 +605,7 @@ func (s podgroupService) Apply(ctx context.Context, req *connect.Request[wharfv1
 		return nil, err
 	}
 	resp := &wharfv1.ApplyPodGroupResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.PodGroup = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.PodGroup) { resp.PodGroup = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -700,11 +620,7 @@ func (s pluginService) Create(ctx context.Context, req *connect.Request[wharfv1.
 		return nil, err
 	}
 	resp := &wharfv1.CreatePluginResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Plugin = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Plugin) { resp.Plugin = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -748,11 +664,7 @@ func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePluginResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Plugin = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Plugin) { resp.Plugin = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -762,11 +674,7 @@ func (s pluginService) UpdateStatus(ctx context.Context, req *connect.Request[wh
 		return nil, err
 	}
 	resp := &wharfv1.UpdatePluginStatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Plugin = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Plugin) { resp.Plugin = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -810,10 +718,6 @@ func (s pluginService) Apply(ctx context.Context, req *connect.Request[wharfv1.A
 		return nil, err
 	}
 	resp := &wharfv1.ApplyPluginResponse{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.Plugin = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.Plugin) { resp.Plugin = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }

@@ -41,6 +41,17 @@ type storedFields struct {
 	object        sync.Map // protoreflect.FullName of a response: protowire.Number
 }
 
+// answer puts obj in resp, a response to a request with header h: for a
+// binary client as raw, its stored bytes (see setStored), for others
+// through set.
+func (r *resource[T]) answer(h http.Header, resp proto.Message, set func(T), obj T, raw []byte) {
+	if raw != nil && sendsStoredBytes(h) {
+		r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
+		return
+	}
+	set(obj)
+}
+
 // setStored sets an object in resp (a response message, its other fields
 // set) as raw, its stored bytes, with resourceVersion rv.
 func (r *resource[T]) setStored(resp proto.Message, raw []byte, rv string) {

@@ -323,11 +323,7 @@ func (s {{.Lower}}Service) Create(ctx context.Context, req *connect.Request[whar
 		return nil, err
 	}
 	resp := &wharfv1.Create{{.Name}}Response{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, raw, obj.GetMetadata().GetResourceVersion())
-	} else {
-		resp.{{.Name}} = obj
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.{{.Name}}) { resp.{{.Name}} = o }, obj, raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -371,11 +367,7 @@ func (s {{.Lower}}Service) Update(ctx context.Context, req *connect.Request[whar
 		return nil, err
 	}
 	resp := &wharfv1.Update{{.Name}}Response{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.{{.Name}} = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.{{.Name}}) { resp.{{.Name}} = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -385,11 +377,7 @@ func (s {{.Lower}}Service) UpdateStatus(ctx context.Context, req *connect.Reques
 		return nil, err
 	}
 	resp := &wharfv1.Update{{.Name}}StatusResponse{}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.{{.Name}} = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.{{.Name}}) { resp.{{.Name}} = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 
@@ -433,11 +421,7 @@ func (s {{.Lower}}Service) Apply(ctx context.Context, req *connect.Request[wharf
 		return nil, err
 	}
 	resp := &wharfv1.Apply{{.Name}}Response{Created: res.created, Changed: res.changed}
-	if sendsStoredBytes(req.Header()) {
-		s.r.setStored(resp, res.raw, res.object.GetMetadata().GetResourceVersion())
-	} else {
-		resp.{{.Name}} = res.object
-	}
+	s.r.answer(req.Header(), resp, func(o *wharfv1.{{.Name}}) { resp.{{.Name}} = o }, res.object, res.raw)
 	return connect.NewResponse(resp), nil
 }
 {{end}}`))
