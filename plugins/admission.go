@@ -37,6 +37,22 @@ func (h *Host) Admission() *Admission { return &Admission{h: h} }
 // Name implements apiserver.MutatingAdmission.
 func (a *Admission) Name() string { return "plugins" }
 
+// Matches implements apiserver.AdmissionMatcher: whether a loaded
+// admission plugin's rules take requests of op, kind and namespace.
+func (a *Admission) Matches(op apiserver.Operation, kind, namespace string) bool {
+	set := a.h.admission.Load()
+	if set == nil || kind == "Plugin" {
+		return false
+	}
+	req := &apiserver.AdmissionRequest{Operation: op, Kind: kind, Namespace: namespace}
+	for _, p := range *set {
+		if v := p.cur.Load(); v != nil && (v.points[pluginv1.PointAdmissionMutate] || v.points[pluginv1.PointAdmissionValidate]) && v.matches(req) {
+			return true
+		}
+	}
+	return false
+}
+
 // Admit runs the admission.mutate plugins.
 func (a *Admission) Admit(ctx context.Context, req *apiserver.AdmissionRequest) error {
 	return a.h.admit(ctx, req, true)

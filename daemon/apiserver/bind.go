@@ -191,7 +191,13 @@ func bindOp(ctx context.Context, pr *resource[*wharfv1.Pod], b *wharfv1.Binding)
 	if m.GetDeletionTimestamp() != nil {
 		return op, "", newAPIError(connect.CodeFailedPrecondition, "%s is being deleted; not bound", pr.ref.describe(ns, name))
 	}
-	next := proto.Clone(old).(*wharfv1.Pod)
+	// Admission plugins get the pod as it was, to compare: a copy, when a
+	// plugin may take the bind.
+	admits := pr.s.admissionApplies(OpUpdate, pr.info.Kind, ns)
+	next := old
+	if admits {
+		next = proto.Clone(old).(*wharfv1.Pod)
+	}
 	nm := next.GetMetadata()
 	if next.Spec == nil {
 		next.Spec = &wharfv1.PodSpec{}
@@ -205,15 +211,17 @@ func bindOp(ctx context.Context, pr *resource[*wharfv1.Pod], b *wharfv1.Binding)
 			nm.Annotations[k] = v
 		}
 	}
-	if err := pr.s.admit(ctx, &AdmissionRequest{Operation: OpUpdate, Kind: pr.info.Kind, Namespace: ns, Name: name, Object: next, OldObject: old}); err != nil {
-		return op, "", err
+	if admits {
+		if err := pr.s.admit(ctx, &AdmissionRequest{Operation: OpUpdate, Kind: pr.info.Kind, Namespace: ns, Name: name, Object: next, OldObject: old}); err != nil {
+			return op, "", err
+		}
 	}
 	nm = pr.meta(next)
 	nm.Name, nm.Namespace = name, ns
 	if next.GetSpec().GetNodeName() != node {
 		return op, "", newAPIError(connect.CodePermissionDenied, "admission changed the node of the binding of %s; not bound", pr.ref.describe(ns, name))
 	}
-	if specChangedBeyondBinding(old, next) {
+	if admits && specChangedBeyondBinding(old, next) {
 		// Admission changed the spec: check all an Update checks.
 		if err := pr.validate(next); err != nil {
 			return op, "", err

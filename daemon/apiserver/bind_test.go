@@ -2,12 +2,16 @@ package apiserver_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/api/wharf/v1/wharfv1connect"
+	"github.com/wharfhq/wharf/daemon/apiserver"
+	"github.com/wharfhq/wharf/daemon/server"
 	"github.com/wharfhq/wharf/sdk/client"
 	"github.com/wharfhq/wharf/testing/wharftest"
 )
@@ -135,5 +139,66 @@ func TestPodGroupStrategy(t *testing.T) {
 		if code(err) != connect.CodeInvalidArgument {
 			t.Errorf("create %v: %v, want InvalidArgument", spec, err)
 		}
+	}
+}
+
+// recordingAdmission records the binds (updates of pods) it is called for,
+// and with matches set says, as an AdmissionMatcher, which it takes.
+type recordingAdmission struct {
+	matches func(op apiserver.Operation, kind, ns string) bool
+	mu      sync.Mutex
+	seen    []string // "old nodeName -> new nodeName"
+}
+
+func (r *recordingAdmission) Name() string { return "recording" }
+
+func (r *recordingAdmission) Validate(_ context.Context, req *apiserver.AdmissionRequest) error {
+	if req.Kind == "Pod" && req.Operation == apiserver.OpUpdate {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.seen = append(r.seen, req.OldObject.(*wharfv1.Pod).GetSpec().GetNodeName()+" -> "+req.Object.(*wharfv1.Pod).GetSpec().GetNodeName())
+	}
+	return nil
+}
+
+type matchingAdmission struct{ *recordingAdmission }
+
+func (m matchingAdmission) Matches(op apiserver.Operation, kind, ns string) bool {
+	return m.matches(op, kind, ns)
+}
+
+// TestBindAdmission: an admission plugin sees a bind as an update from the
+// pod as it was; one that says (AdmissionMatcher) binds in a namespace are
+// not its business is not called for them.
+func TestBindAdmission(t *testing.T) {
+	t.Parallel()
+	all := &recordingAdmission{}
+	onlyTeam := &recordingAdmission{matches: func(_ apiserver.Operation, _, ns string) bool { return ns == "team" }}
+	srv := wharftest.Start(t, wharftest.WithConfig(func(c *server.Config) {
+		c.APIOptions = append(c.APIOptions, apiserver.WithValidatingAdmission(all, matchingAdmission{onlyTeam}))
+	}))
+	c := srv.Client()
+	if _, err := c.Pods().Create(ctx(t), pod("web", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if errs := srv.API.BindPods(ctx(t), []*wharfv1.Binding{{Name: "web", NodeName: "node-1"}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if fmt.Sprint(all.seen) != "[ -> node-1]" || len(onlyTeam.seen) != 0 {
+		t.Errorf("binds seen: by the plugin for all %q, want [\" -> node-1\"]; by the plugin for namespace team %q, want none", all.seen, onlyTeam.seen)
+	}
+	// With no plugin taking it, the bind is the same.
+	srv2 := wharftest.Start(t, wharftest.WithConfig(func(c *server.Config) {
+		c.APIOptions = append(c.APIOptions, apiserver.WithValidatingAdmission(matchingAdmission{onlyTeam}))
+	}))
+	if _, err := srv2.Client().Pods().Create(ctx(t), pod("web", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if errs := srv2.API.BindPods(ctx(t), []*wharfv1.Binding{{Name: "web", NodeName: "node-2"}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	p, err := srv2.Client().Pods().Get(ctx(t), "default", "web")
+	if err != nil || p.GetSpec().GetNodeName() != "node-2" || p.GetMetadata().GetGeneration() != 2 || len(onlyTeam.seen) != 0 {
+		t.Errorf("bound without admission: %v (%v); plugin saw %q", p, err, onlyTeam.seen)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -80,6 +81,23 @@ type ValidatingAdmission interface {
 	Validate(ctx context.Context, req *AdmissionRequest) error
 }
 
+// AdmissionMatcher is implemented by admission plugins that can tell,
+// without being called, whether a request of an operation, kind and
+// namespace concerns them: for a request that concerns none, the server
+// skips what it would prepare for them (a bind copies the pod for them to
+// compare with).
+type AdmissionMatcher interface {
+	Matches(op Operation, kind, namespace string) bool
+}
+
+// admissionApplies reports whether an admission plugin may take a request
+// of op, kind and namespace.
+func (s *Server) admissionApplies(op Operation, kind, ns string) bool {
+	req := &AdmissionRequest{Operation: op, Kind: kind, Namespace: ns}
+	return slices.ContainsFunc(s.cfg.mutating, func(m MutatingAdmission) bool { return takes(m, req) }) ||
+		slices.ContainsFunc(s.cfg.validating, func(v ValidatingAdmission) bool { return takes(v, req) })
+}
+
 type allowAll struct{}
 
 func (allowAll) Authenticate(context.Context, string, http.Header) (UserInfo, error) {
@@ -116,20 +134,34 @@ func (s *Server) authorize(ctx context.Context, verb, kind, ns, name string) err
 	return newAPIError(connect.CodePermissionDenied, "%s may not %s %s: %v", UserFrom(ctx).Name, verb, kind, err)
 }
 
-// admit runs the mutating, then the validating admission plugins.
+// admit runs the mutating, then the validating admission plugins, but
+// those that say (AdmissionMatcher) the request is not theirs.
 func (s *Server) admit(ctx context.Context, req *AdmissionRequest) error {
 	req.User = UserFrom(ctx)
 	for _, m := range s.cfg.mutating {
+		if !takes(m, req) {
+			continue
+		}
 		if err := m.Admit(ctx, req); err != nil {
 			return admissionError(m.Name(), err)
 		}
 	}
 	for _, v := range s.cfg.validating {
+		if !takes(v, req) {
+			continue
+		}
 		if err := v.Validate(ctx, req); err != nil {
 			return admissionError(v.Name(), err)
 		}
 	}
 	return nil
+}
+
+// takes reports whether admission plugin p takes req: unless it says
+// otherwise, it does.
+func takes(p any, req *AdmissionRequest) bool {
+	m, ok := p.(AdmissionMatcher)
+	return !ok || m.Matches(req.Operation, req.Kind, req.Namespace)
 }
 
 func admissionError(plugin string, err error) error {

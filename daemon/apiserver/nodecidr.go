@@ -80,6 +80,9 @@ func (a *nodeCIDRAllocator) init() error {
 }
 
 // Admit implements MutatingAdmission.
+// Matches implements AdmissionMatcher: nodes only.
+func (a *nodeCIDRAllocator) Matches(_ Operation, kind, _ string) bool { return kind == "Node" }
+
 func (a *nodeCIDRAllocator) Admit(ctx context.Context, req *AdmissionRequest) error {
 	if req.Kind != "Node" || a == nil {
 		return nil
