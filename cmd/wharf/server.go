@@ -145,7 +145,7 @@ func (o *daemonOptions) start(ctx context.Context, g *globals) (*server.Daemon, 
 	// share the scheduler's caches of the nodes and pods.
 	ctl := client.New(d.URL())
 	nodes, pods := sched.Informers()
-	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Nodes: nodes, Logger: log.With("component", "node-lifecycle")})
+	lifecycle := nodelifecycle.New(nodelifecycle.Config{Client: ctl, GracePeriod: o.nodeGrace, Nodes: nodes, Pods: pods, Logger: log.With("component", "node-lifecycle")})
 	go func() { _ = lifecycle.Run(ctx) }()
 	gc := podgc.New(podgc.Config{Client: ctl, Nodes: nodes, Pods: pods, Logger: log.With("component", "podgc")})
 	go func() { _ = gc.Run(ctx) }()

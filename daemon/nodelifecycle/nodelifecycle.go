@@ -92,18 +92,20 @@ type Config struct {
 	// grace period's eighth when that is less).
 	MonitorPeriod time.Duration
 	Logger        *slog.Logger
-	// Nodes, when set, is an informer of every node that another component
-	// in the process runs (the scheduler's): the controller shares its
-	// cache instead of keeping its own copy of the nodes. Unset, it runs
-	// its own.
+	// Nodes and Pods, when set, are informers of every node and pod that
+	// another component in the process runs (the scheduler's): the
+	// controller shares their caches instead of keeping its own copies of
+	// the cluster. Unset, it runs its own.
 	Nodes *client.Informer[*wharfv1.Node]
+	Pods  *client.Informer[*wharfv1.Pod]
 }
 
 // Controller is the node lifecycle controller.
 type Controller struct {
 	cfg    Config
 	nodes  *client.Informer[*wharfv1.Node]
-	runs   []func(context.Context) error // the informers it runs itself
+	pods   *client.Informer[*wharfv1.Pod] // indexed by node (podsByNode)
+	runs   []func(context.Context) error  // the informers it runs itself
 	events *client.EventRecorder
 	sig    chan string // nodes to look at now (their object changed)
 	// seen is each node's heartbeat as last seen, and when it was seen to
@@ -137,6 +139,17 @@ func New(cfg Config) *Controller {
 		c.nodes = client.NewInformer(cfg.Client.Nodes(), client.InformerOptions{Logger: cfg.Logger})
 		c.runs = append(c.runs, c.nodes.Run)
 	}
+	c.pods = cfg.Pods
+	if c.pods == nil {
+		c.pods = client.NewInformer(cfg.Client.Pods(), client.InformerOptions{Logger: cfg.Logger})
+		c.runs = append(c.runs, c.pods.Run)
+	}
+	// Eviction and readiness look up a node's pods here, not through the
+	// API: with many nodes unreachable at once, a list per node every
+	// monitor period would read every pod each time. (An error says the
+	// index is there already: another controller of this package shares
+	// the informer.)
+	_ = c.pods.AddIndex(podsByNode, func(p *wharfv1.Pod) []string { return []string{p.GetSpec().GetNodeName()} })
 	changed := func(n *wharfv1.Node) {
 		select {
 		case c.sig <- n.GetMetadata().GetName():
@@ -158,7 +171,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, run := range c.runs {
 		wg.Go(func() { _ = run(ctx) })
 	}
-	if err := c.nodes.WaitForSync(ctx); err != nil {
+	if c.nodes.WaitForSync(ctx) != nil || c.pods.WaitForSync(ctx) != nil {
 		return nil // ctx ended
 	}
 	tick := time.NewTicker(c.cfg.MonitorPeriod)
@@ -245,16 +258,15 @@ func (c *Controller) check(ctx context.Context, n *wharfv1.Node) {
 	}
 }
 
+// podsByNode is the pods informer's index by spec.nodeName.
+const podsByNode = "nodelifecycle.nodeName"
+
 // markPodsNotReady sets the Ready condition of the pods on node to False.
 func (c *Controller) markPodsNotReady(ctx context.Context, node string) error {
 	pods := c.cfg.Client.Pods()
-	l, err := pods.List(ctx, client.ListOptions{FieldSelector: "spec.nodeName=" + node})
-	if err != nil {
-		return err
-	}
 	now := timestamppb.Now()
 	var errs []error
-	for _, p := range l.Items {
+	for _, p := range c.pods.ByIndex(podsByNode, node) {
 		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
 			continue
 		}
@@ -264,6 +276,7 @@ func (c *Controller) markPodsNotReady(ctx context.Context, node string) error {
 		if i < 0 {
 			continue
 		}
+		p = proto.Clone(p).(*wharfv1.Pod) // the informer's is read-only
 		p.Status.Conditions[i] = &wharfv1.PodCondition{Type: "Ready", Status: "False", LastTransitionTime: now,
 			Reason: ReasonNodeNotReady, Message: "the pod's node " + node + " is unreachable"}
 		if _, err := pods.UpdateStatus(ctx, p); err != nil && !client.IsNotFound(err) {
@@ -387,13 +400,8 @@ func (c *Controller) evict(ctx context.Context, n *wharfv1.Node) error {
 		}
 	}
 	now := time.Now()
-	pods := c.cfg.Client.Pods()
-	l, err := pods.List(ctx, client.ListOptions{FieldSelector: "spec.nodeName=" + name})
-	if err != nil {
-		return err
-	}
 	var errs []error
-	for _, p := range l.Items {
+	for _, p := range c.pods.ByIndex(podsByNode, name) {
 		if p.GetMetadata().GetDeletionTimestamp() != nil {
 			continue
 		}
