@@ -1009,3 +1009,19 @@ func TestListInEveryProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateStatusOfAKindWithoutStatus: UpdateStatus of an Event (which has
+// no status) is refused, and says to use Update.
+func TestUpdateStatusOfAKindWithoutStatus(t *testing.T) {
+	t.Parallel()
+	c := wharftest.Start(t).Client()
+	ev, err := c.Events().Create(ctx(t), &wharfv1.Event{Metadata: &wharfv1.ObjectMeta{Name: "e1"},
+		InvolvedObject: &wharfv1.ObjectReference{Kind: "Pod", Name: "p0"}, Reason: "Test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Message = "changed"
+	if _, err := c.Events().UpdateStatus(ctx(t), ev); code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "Events have no status; use Update") {
+		t.Fatalf("UpdateStatus of an event: %v; want InvalidArgument saying to use Update", err)
+	}
+}

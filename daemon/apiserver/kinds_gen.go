@@ -94,7 +94,7 @@ func (s namespaceService) List(ctx context.Context, req *connect.Request[wharfv1
 }
 
 func (s namespaceService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNamespaceRequest]) (*connect.Response[wharfv1.UpdateNamespaceResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetNamespace(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s namespaceService) Update(ctx context.Context, req *connect.Request[wharf
 }
 
 func (s namespaceService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateNamespaceStatusRequest]) (*connect.Response[wharfv1.UpdateNamespaceStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetNamespace(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (s nodeService) List(ctx context.Context, req *connect.Request[wharfv1.List
 }
 
 func (s nodeService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateNodeRequest]) (*connect.Response[wharfv1.UpdateNodeResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetNode(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetNode())
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s nodeService) Update(ctx context.Context, req *connect.Request[wharfv1.Up
 }
 
 func (s nodeService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateNodeStatusRequest]) (*connect.Response[wharfv1.UpdateNodeStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetNode(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetNode())
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func (s podService) List(ctx context.Context, req *connect.Request[wharfv1.ListP
 }
 
 func (s podService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodRequest]) (*connect.Response[wharfv1.UpdatePodResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPod(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetPod())
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func (s podService) Update(ctx context.Context, req *connect.Request[wharfv1.Upd
 }
 
 func (s podService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePodStatusRequest]) (*connect.Response[wharfv1.UpdatePodStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPod(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetPod())
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +433,7 @@ func (s eventService) List(ctx context.Context, req *connect.Request[wharfv1.Lis
 }
 
 func (s eventService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdateEventRequest]) (*connect.Response[wharfv1.UpdateEventResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetEvent(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetEvent())
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +443,7 @@ func (s eventService) Update(ctx context.Context, req *connect.Request[wharfv1.U
 }
 
 func (s eventService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdateEventStatusRequest]) (*connect.Response[wharfv1.UpdateEventStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetEvent(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetEvent())
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +546,7 @@ func (s podgroupService) List(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupRequest]) (*connect.Response[wharfv1.UpdatePodGroupResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPodGroup(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetPodGroup())
 	if err != nil {
 		return nil, err
 	}
@@ -556,7 +556,7 @@ func (s podgroupService) Update(ctx context.Context, req *connect.Request[wharfv
 }
 
 func (s podgroupService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePodGroupStatusRequest]) (*connect.Response[wharfv1.UpdatePodGroupStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPodGroup(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetPodGroup())
 	if err != nil {
 		return nil, err
 	}
@@ -659,7 +659,7 @@ func (s pluginService) List(ctx context.Context, req *connect.Request[wharfv1.Li
 }
 
 func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginRequest]) (*connect.Response[wharfv1.UpdatePluginResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPlugin(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.GetPlugin())
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +669,7 @@ func (s pluginService) Update(ctx context.Context, req *connect.Request[wharfv1.
 }
 
 func (s pluginService) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.UpdatePluginStatusRequest]) (*connect.Response[wharfv1.UpdatePluginStatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.GetPlugin(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.GetPlugin())
 	if err != nil {
 		return nil, err
 	}

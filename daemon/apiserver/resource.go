@@ -238,18 +238,15 @@ const (
 	updateApply                    // spec, labels and annotations
 )
 
-func (r *resource[T]) update(ctx context.Context, obj T) (T, error) {
-	res, err := r.write(ctx, obj, updateSpec)
-	return res.object, err
+func (r *resource[T]) update(ctx context.Context, obj T) (applyResult[T], error) {
+	return r.write(ctx, obj, updateSpec)
 }
 
-func (r *resource[T]) updateStatus(ctx context.Context, obj T) (T, error) {
-	var zero T
+func (r *resource[T]) updateStatus(ctx context.Context, obj T) (applyResult[T], error) {
 	if r.statFD == nil {
-		return zero, errBadRequest("%s have no status; use Update", r.info.Plural)
+		return applyResult[T]{}, errBadRequest("%s have no status; use Update", r.info.Plural)
 	}
-	res, err := r.write(ctx, obj, updateStatus)
-	return res.object, err
+	return r.write(ctx, obj, updateStatus)
 }
 
 // applyResult is what apply reports.

@@ -362,7 +362,7 @@ func (s {{.Lower}}Service) List(ctx context.Context, req *connect.Request[wharfv
 }
 
 func (s {{.Lower}}Service) Update(ctx context.Context, req *connect.Request[wharfv1.Update{{.Name}}Request]) (*connect.Response[wharfv1.Update{{.Name}}Response], error) {
-	res, err := s.r.write(ctx, req.Msg.Get{{.Name}}(), updateSpec)
+	res, err := s.r.update(ctx, req.Msg.Get{{.Name}}())
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func (s {{.Lower}}Service) Update(ctx context.Context, req *connect.Request[whar
 }
 
 func (s {{.Lower}}Service) UpdateStatus(ctx context.Context, req *connect.Request[wharfv1.Update{{.Name}}StatusRequest]) (*connect.Response[wharfv1.Update{{.Name}}StatusResponse], error) {
-	res, err := s.r.write(ctx, req.Msg.Get{{.Name}}(), updateStatus)
+	res, err := s.r.updateStatus(ctx, req.Msg.Get{{.Name}}())
 	if err != nil {
 		return nil, err
 	}
