@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 )
@@ -73,32 +72,13 @@ func (g *GPURequest) Matches(d *GPU) bool {
 // so that matching a device is comparing two integers. It holds at most
 // maxModels names; past that, names get no id (0) and are compared as
 // strings.
-var modelIDs = struct {
-	sync.RWMutex
-	m map[string]int32
-}{m: map[string]int32{}}
+var modelIDs = newTable[int32](maxModels)
 
 const maxModels = 4096
 
 // modelID returns name's id, 0 for none.
 func modelID(name string) int32 {
-	key := strings.ToLower(name)
-	modelIDs.RLock()
-	id, ok := modelIDs.m[key]
-	modelIDs.RUnlock()
-	if ok {
-		return id
-	}
-	modelIDs.Lock()
-	defer modelIDs.Unlock()
-	if id, ok := modelIDs.m[key]; ok {
-		return id
-	}
-	if len(modelIDs.m) >= maxModels {
-		return 0
-	}
-	id = int32(len(modelIDs.m) + 1)
-	modelIDs.m[key] = id
+	id, _ := modelIDs.get(strings.ToLower(name), func(n int) int32 { return int32(n + 1) })
 	return id
 }
 

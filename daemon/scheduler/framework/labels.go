@@ -9,28 +9,45 @@ import "sync"
 // they are (still correct, only slower).
 const maxInterned = 1 << 16
 
-var interned = struct {
-	sync.RWMutex
-	m map[string]string
-}{m: map[string]string{}}
+var interned = newTable[string](maxInterned)
 
 func intern(s string) string {
-	interned.RLock()
-	v, ok := interned.m[s]
-	interned.RUnlock()
-	if ok {
+	if v, ok := interned.get(s, func(int) string { return s }); ok {
 		return v
 	}
-	interned.Lock()
-	defer interned.Unlock()
-	if v, ok := interned.m[s]; ok {
-		return v
-	}
-	if len(interned.m) >= maxInterned {
-		return s
-	}
-	interned.m[s] = s
 	return s
+}
+
+// table is a map shared by every snapshot, filled on first use, of at most
+// max keys.
+type table[V any] struct {
+	mu  sync.RWMutex
+	m   map[string]V
+	max int
+}
+
+func newTable[V any](max int) *table[V] { return &table[V]{m: map[string]V{}, max: max} }
+
+// get returns key's value, adding newValue(n) for a new key (n: the keys
+// before it); ok is false when the table is full and key not in it.
+func (t *table[V]) get(key string, newValue func(n int) V) (v V, ok bool) {
+	t.mu.RLock()
+	v, ok = t.m[key]
+	t.mu.RUnlock()
+	if ok {
+		return v, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok = t.m[key]; ok {
+		return v, true
+	}
+	if len(t.m) >= t.max {
+		return v, false
+	}
+	v = newValue(len(t.m))
+	t.m[key] = v
+	return v, true
 }
 
 type labelPair struct{ key, value string }
