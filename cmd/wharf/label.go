@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -88,25 +87,6 @@ func runLabel(cmd *cobra.Command, g *globals, o labelOptions, args []string) err
 		fmt.Fprintf(g.Out, "%s/%s not labeled (no change)\n", kindName(info), name)
 	}
 	return nil
-}
-
-// updateObject applies change to the object and writes it when change
-// says it changed something, again on a conflict.
-func updateObject(ctx context.Context, r resource, ns, name string, change func(client.Object) (bool, error)) (bool, error) {
-	for {
-		obj, err := r.Get(ctx, ns, name)
-		if err != nil {
-			return false, err
-		}
-		if changed, err := change(obj); err != nil || !changed {
-			return false, err
-		}
-		_, err = r.Update(ctx, obj)
-		if client.IsConflict(err) {
-			continue
-		}
-		return err == nil, err
-	}
 }
 
 func newTaintCommand(g *globals) *cobra.Command {

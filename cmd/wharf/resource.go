@@ -127,6 +127,25 @@ func (t typed[T]) Update(ctx context.Context, obj client.Object) (client.Object,
 	return out, nil
 }
 
+// updateObject applies change to the object and writes it when change
+// says it changed something, again on a conflict.
+func updateObject(ctx context.Context, r resource, ns, name string, change func(client.Object) (bool, error)) (bool, error) {
+	for {
+		obj, err := r.Get(ctx, ns, name)
+		if err != nil {
+			return false, err
+		}
+		if changed, err := change(obj); err != nil || !changed {
+			return false, err
+		}
+		_, err = r.Update(ctx, obj)
+		if client.IsConflict(err) {
+			continue
+		}
+		return err == nil, err
+	}
+}
+
 type erasedWatcher[T client.Object] struct{ w client.Watcher[T] }
 
 func (e erasedWatcher[T]) Next() (client.Event[client.Object], error) {
