@@ -7,9 +7,10 @@ import "google.golang.org/protobuf/encoding/protowire"
 // inline, and leave everything else to protowire. Inside WebAssembly a
 // function call costs more than the decoding it does: decoding a node
 // made about 450 calls to protowire's Consume functions, most of a node's
-// cost. They return what protowire's would, errors included. The slow
-// paths are functions of their own so that these stay small enough for
-// the compiler to inline.
+// cost. They return what protowire's would, errors included. Each is one
+// call where protowire's make several; with their slow paths they are
+// over the compiler's inlining budget, so the hottest loops (nextField,
+// count) read the one-byte cases in place themselves.
 
 // consumeTag is protowire.ConsumeTag.
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
