@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -172,7 +173,8 @@ func (r *resource[T]) createStored(ctx context.Context, obj T) (T, []byte, error
 		return zero, nil, err
 	}
 	m.Namespace = ns
-	if m.Name == "" && m.GenerateName != "" {
+	generated := m.Name == "" && m.GenerateName != ""
+	if generated {
 		m.Name = m.GenerateName + randomSuffix()
 	}
 	if err := r.s.authorize(ctx, "create", r.info.Kind, ns, m.Name); err != nil {
@@ -202,20 +204,34 @@ func (r *resource[T]) createStored(ctx context.Context, obj T) (T, []byte, error
 	if r.strat.prepareCreate != nil {
 		r.strat.prepareCreate(obj)
 	}
-	b, err := r.encode(obj)
-	if err != nil {
-		return zero, nil, err
+	generated = generated && strings.HasPrefix(m.Name, m.GenerateName) // admission may have named it
+	for attempt := 0; ; attempt++ {
+		b, err := r.encode(obj)
+		if err != nil {
+			return zero, nil, err
+		}
+		kv, err := r.s.store.Create(ctx, r.ref.key(ns, m.Name), b)
+		if errors.Is(err, store.ErrExists) {
+			// A generated name taken: another suffix, as kube-apiserver
+			// does (five characters of 27 collide about once in 30 for a
+			// thousand names).
+			if generated && attempt < generateNameRetries {
+				m.Name = m.GenerateName + randomSuffix()
+				continue
+			}
+			return zero, nil, errAlreadyExists(r.ref, ns, m.Name)
+		}
+		if err != nil {
+			return zero, nil, err
+		}
+		m.ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)
+		return obj, b, nil
 	}
-	kv, err := r.s.store.Create(ctx, r.ref.key(ns, m.Name), b)
-	if errors.Is(err, store.ErrExists) {
-		return zero, nil, errAlreadyExists(r.ref, ns, m.Name)
-	}
-	if err != nil {
-		return zero, nil, err
-	}
-	m.ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)
-	return obj, b, nil
 }
+
+// generateNameRetries is how many other names a create from generateName
+// tries when the one it drew is taken.
+const generateNameRetries = 7
 
 func (r *resource[T]) validate(obj T) error {
 	var fe fieldErrors
@@ -615,8 +631,9 @@ func lowerFirst(s string) string {
 	return string(s[0]+'a'-'A') + s[1:]
 }
 
-// randomSuffix is the 5-character suffix of a generated name.
-func randomSuffix() string {
+// randomSuffix is the 5-character suffix of a name from generateName (a
+// variable for tests).
+var randomSuffix = func() string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	var b [5]byte
 	_, _ = rand.Read(b[:])
