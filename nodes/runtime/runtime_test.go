@@ -447,7 +447,7 @@ func TestContainerSpec(t *testing.T) {
 	}
 	c := p.Spec.Containers[0]
 	c.Command = []string{"/busy", "echo=from-command"}
-	c.Args = []string{"env", "cat=/host/greeting", "write=/scratch/out=written", "write=/mem/out=in-memory", "sleep"}
+	c.Args = []string{"env", "cat=/host/greeting", "write=/scratch/out=written", "write=/mem/out=in-memory", "echo=steps done", "sleep"}
 	c.WorkingDir = "/scratch"
 	c.Env = []*wharfv1.EnvVar{
 		{Name: "PLAIN", Value: "v"},
@@ -473,9 +473,9 @@ func TestContainerSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := e.rt.ContainerStatus(ctx(t), id)
-	waitLog(t, st, "hello from the host")
+	waitLog(t, st, "steps done") // after the writes the checks below read
 	out := strings.Join(logs(t, st, containerlog.ReadOptions{}), "\n")
-	for _, want := range []string{"stdout: from-command", "stdout: PLAIN=v", "stdout: POD_NAME=p", "stdout: APP=web",
+	for _, want := range []string{"stdout: hello from the host", "stdout: from-command", "stdout: PLAIN=v", "stdout: POD_NAME=p", "stdout: APP=web",
 		"stdout: NODE=node-1", "stdout: MEM_MI=64", "stdout: EXTRA=1", "stdout: PATH="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
