@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -29,7 +30,7 @@ func newBenchCommand(g *globals) *cobra.Command {
 func newBenchAPICommand(g *globals) *cobra.Command {
 	var cfg bench.APIConfig
 	var verbose bool
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Durable creates/s through the API under 1,000 watchers",
@@ -52,6 +53,9 @@ func newBenchAPICommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := writeHeapProfile(memProfile); err != nil {
+				return err
+			}
 			return printJSON(g.Out, res)
 		},
 	}
@@ -63,6 +67,7 @@ func newBenchAPICommand(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "store directory (default: a temp dir, removed afterwards)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile (with every allocation of the run, server and clients: go tool pprof -sample_index alloc_objects) to this file")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the server's warnings to stderr")
 	return cmd
 }
@@ -85,6 +90,24 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeHeapProfile writes a heap profile to path, after a collection so
+// that it is current; an empty path writes nothing.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // printJSON prints a benchmark's figures as its last line.
