@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pluginv1 "github.com/wharfhq/wharf/api/wharf/plugin/v1"
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
@@ -129,21 +132,37 @@ func TestNextNodeChunk(t *testing.T) {
 }
 
 // TestPodRequest: a Filter/Score request as the host writes it by hand
-// decodes to the pod, its requests and the node ids.
+// decodes to the pod, its requests and the node ids, whether the pod's
+// message has generated marshalling (api/'s do) or goes through
+// protobuf-go (a dynamic message).
 func TestPodRequest(t *testing.T) {
-	pod := &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"a": "b", "c": "d"}}}
+	pod := &wharfv1.Pod{
+		Metadata: &wharfv1.ObjectMeta{Name: "p", Namespace: "ns", Uid: "u-1", CreationTimestamp: timestamppb.New(time.Unix(1700000000, 5)),
+			Labels: map[string]string{"a": "b", "c": "d"}, Annotations: map[string]string{"gpu.wharf.dev/models": "NVIDIA H100 80GB HBM3"}},
+		Spec: &wharfv1.PodSpec{
+			Containers: []*wharfv1.Container{{Name: "main", Image: "trainer:1.0", Args: []string{"--epochs", "3"},
+				Resources: &wharfv1.ResourceRequirements{Requests: map[string]string{"cpu": "1500m", "memory": "1Gi"}, Limits: map[string]string{"nvidia.com/gpu": "2"}}}},
+			Tolerations: []*wharfv1.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists", Effect: "NoSchedule"}},
+		},
+	}
+	dyn := dynamicpb.NewMessage(pod.ProtoReflect().Descriptor())
+	proto.Merge(dyn, pod)
 	requests := map[string]int64{"cpu": 1500, "memory": 1 << 30, "nvidia.com/gpu": 2, "pods": 1, "x": -1}
-	p, err := EncodePod(pod, requests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := []uint32{0, 7, 300, 1 << 20}
-	got := &pluginv1.ScoreRequest{}
-	if err := proto.Unmarshal(p.request(nil, ids), got); err != nil {
-		t.Fatal(err)
-	}
-	want := &pluginv1.ScoreRequest{Pod: pod, Nodes: ids, PodRequests: requests}
-	if !proto.Equal(got, want) {
-		t.Errorf("decoded %v\nwant %v", got, want)
+	for name, msg := range map[string]proto.Message{"generated": pod, "dynamic": dyn} {
+		t.Run(name, func(t *testing.T) {
+			p, err := EncodePod(msg, requests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := []uint32{0, 7, 300, 1 << 20}
+			got := &pluginv1.ScoreRequest{}
+			if err := proto.Unmarshal(p.request(nil, ids), got); err != nil {
+				t.Fatal(err)
+			}
+			want := &pluginv1.ScoreRequest{Pod: pod, Nodes: ids, PodRequests: requests}
+			if !proto.Equal(got, want) {
+				t.Errorf("decoded %v\nwant %v", got, want)
+			}
+		})
 	}
 }
