@@ -28,7 +28,7 @@ func newBenchScheduleCommand(g *globals) *cobra.Command {
 			"server` runs it. It prints both pods/s, their ratio, and the mean time of the WebAssembly score call per\n" +
 			"pod (overall and for the GPU pods it scores, with the candidate nodes per call), then each run's figures.",
 		Example: "  wharf bench schedule --nodes 5000 --pods 10000\n  wharf bench schedule --gpu-nodes 500 --gpu-pods 2000\n" +
-			"  wharf bench schedule --gpu-nodes 2500 --gpu-pods 5000 --score-plugin gpuscore.wasm",
+			"  wharf bench schedule --gpu-nodes 5000 --gpu-pods 10000 --score-plugin gpuscore.wasm",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {

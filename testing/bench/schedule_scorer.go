@@ -75,7 +75,7 @@ type ScheduleWASMResult struct {
 	// and those the scorer scored (did not skip); Candidates are the
 	// nodes per call (the feasible nodes the filters found: the scheduler
 	// stops filtering at an adaptive share of the nodes it filters, 500 of
-	// 5,000 for a pod without GPUs, and 750 of the 2,500 GPU nodes a GPU
+	// 5,000; with half the nodes on GPUs, 750 of the 2,500 GPU nodes a GPU
 	// pod's filters start from).
 	ScoreCalls              int     `json:"score_calls"`
 	ScoredCalls             int     `json:"scored_calls"`
