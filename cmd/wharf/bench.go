@@ -36,7 +36,8 @@ func newBenchAPICommand(g *globals) *cobra.Command {
 		Short: "Durable creates/s through the API under 1,000 watchers",
 		Long: "Starts a server with a durable store on a temp dir, opens --watchers watches (each on the pods of one\n" +
 			"node, as node agents do) and creates pods from --clients concurrent clients. Prints creates/s, create\n" +
-			"p50/p99 and watch-delivery p50/p99 as one JSON line.",
+			"p50/p99 (at the clients, and as the server's latency histogram has them) and watch-delivery p50/p99 as\n" +
+			"one JSON line.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {
