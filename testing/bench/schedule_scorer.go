@@ -321,21 +321,10 @@ func installScorer(ctx context.Context, url, name string, module []byte) error {
 // calls, by outcome, from its metrics.
 func scoreCallsByOutcome(reg prometheus.Gatherer, name string) map[string]int64 {
 	out := map[string]int64{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		return out
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "wharf_plugin_calls_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["plugin"] == name && labels["point"] == pluginv1.PointSchedulerScore {
-				out[labels["outcome"]] += int64(m.GetCounter().GetValue())
+	for _, m := range gatherMetrics(reg, "wharf_plugin_calls_total", map[string]string{"plugin": name, "point": pluginv1.PointSchedulerScore}) {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "outcome" {
+				out[l.GetValue()] += int64(m.GetCounter().GetValue())
 			}
 		}
 	}

@@ -20,22 +20,33 @@ type nativeHistogram struct {
 // gatherNative reads the native histogram of the metric family name whose
 // labels include all of labels; ok is false when there is none.
 func gatherNative(g prometheus.Gatherer, name string, labels map[string]string) (nativeHistogram, bool) {
+	for _, m := range gatherMetrics(g, name, labels) {
+		if m.GetHistogram() != nil {
+			return decodeNative(m.GetHistogram())
+		}
+	}
+	return nativeHistogram{}, false
+}
+
+// gatherMetrics returns the metrics of the family name whose labels
+// include all of labels.
+func gatherMetrics(g prometheus.Gatherer, name string, labels map[string]string) []*dto.Metric {
 	families, err := g.Gather()
 	if err != nil {
-		return nativeHistogram{}, false
+		return nil
 	}
+	var out []*dto.Metric
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if !hasLabels(m, labels) || m.GetHistogram() == nil {
-				continue
+			if hasLabels(m, labels) {
+				out = append(out, m)
 			}
-			return decodeNative(m.GetHistogram())
 		}
 	}
-	return nativeHistogram{}, false
+	return out
 }
 
 func hasLabels(m *dto.Metric, want map[string]string) bool {
