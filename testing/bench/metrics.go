@@ -90,15 +90,21 @@ func decodeNative(h *dto.Histogram) (nativeHistogram, bool) {
 }
 
 // since returns the observations h has that earlier had not; ok is false
-// when the two cannot be compared (the schema changed in between).
+// when the two cannot be compared (the histogram changed its schema or
+// was reset in between).
 func (h nativeHistogram) since(earlier nativeHistogram) (nativeHistogram, bool) {
 	if earlier.counts == nil {
 		return h, true
 	}
-	if h.schema != earlier.schema {
+	if h.schema != earlier.schema || h.zero < earlier.zero {
 		return nativeHistogram{}, false
 	}
 	out := nativeHistogram{schema: h.schema, zero: h.zero - earlier.zero, counts: map[int32]uint64{}}
+	for i, c := range earlier.counts {
+		if h.counts[i] < c {
+			return nativeHistogram{}, false
+		}
+	}
 	for i, c := range h.counts {
 		out.counts[i] = c - earlier.counts[i]
 	}

@@ -51,6 +51,10 @@ func TestNativeQuantiles(t *testing.T) {
 	if got := after.quantile(0.99); got < 1.5 {
 		t.Errorf("q0.99 of everything = %.3f s, want about 2 (the earlier observations)", got)
 	}
+	// A reading older than the other is not a window.
+	if _, ok := before.since(after); ok {
+		t.Error("since of a later reading: want not comparable")
+	}
 	if _, ok := gatherNative(reg, "latency_seconds", map[string]string{"method": "Delete"}); ok {
 		t.Error("a series that does not exist was found")
 	}
