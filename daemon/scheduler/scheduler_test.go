@@ -273,7 +273,15 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain a missing pod: %v, want NotFound", err)
 	}
 	cl.create(newPod("elsewhere", schedulerName("other-scheduler")))
-	if _, err := cl.explain("elsewhere"); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+	// Nothing here waits for the scheduler's informer to see the pod: until
+	// it does, the pod is not found.
+	err = nil
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err = cl.explain("elsewhere"); connect.CodeOf(err) != connect.CodeNotFound || time.Now().After(deadline) {
+			break
+		}
+	}
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Errorf("explain a pod of another scheduler: %v, want FailedPrecondition", err)
 	}
 }
