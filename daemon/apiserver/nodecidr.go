@@ -79,10 +79,10 @@ func (a *nodeCIDRAllocator) init() error {
 	return a.initErr
 }
 
-// Admit implements MutatingAdmission.
 // Matches implements AdmissionMatcher: nodes only.
 func (a *nodeCIDRAllocator) Matches(_ Operation, kind, _ string) bool { return kind == "Node" }
 
+// Admit implements MutatingAdmission.
 func (a *nodeCIDRAllocator) Admit(ctx context.Context, req *AdmissionRequest) error {
 	if req.Kind != "Node" || a == nil {
 		return nil

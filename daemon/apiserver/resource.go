@@ -37,7 +37,7 @@ type resource[T object] struct {
 	statFD protoreflect.FieldDescriptor // nil when the kind has no status
 	strat  strategy
 	hub    *hub[T]
-	stored storedFields // for setStoredObject
+	stored storedFields // for setStored
 }
 
 // conflictRetries bounds read-modify-write retries for writes without a

@@ -36,7 +36,7 @@ type watchEvent[T object] struct {
 	ResourceVersion string
 	// Raw is Object as the store holds it (without its resourceVersion),
 	// when the event came from the store: a binary client gets these
-	// bytes rather than Object marshalled again (see setStoredObject).
+	// bytes rather than Object marshalled again (see setStored).
 	Raw []byte
 }
 
