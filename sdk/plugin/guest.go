@@ -199,20 +199,10 @@ func (g *guest) applyNodes(b []byte) error {
 				removed = append(removed, uint32(id))
 			}
 		case f.num == 4 && f.bytes:
-			// A pod placed on the node (or gone): a new version of the
-			// node with the object and allocatable it had. It comes with
-			// most scheduling calls: one allocation.
-			a := &accountedNode{}
-			n := &a.Node
-			id, err := decodeAccounting(f.v, n, a.enc[:], a.gpus[:])
+			n, err := g.accounted(f.v)
 			if err != nil {
 				return err
 			}
-			prev := g.node(id)
-			if prev == nil {
-				return fmt.Errorf("accounting for node id %d, which the host never sent (host bug)", id)
-			}
-			n.ID, n.Node, n.Allocatable = id, prev.Node, prev.Allocatable
 			upserts = append(upserts, n)
 		}
 		return nil
@@ -259,22 +249,33 @@ func (g *guest) applyAccounting(b []byte) (ok bool, err error) {
 	if l < 0 || 1+l != len(b) {
 		return false, nil
 	}
-	a := &accountedNode{}
-	n := &a.Node
-	id, err := decodeAccounting(v, n, a.enc[:], a.gpus[:])
+	n, err := g.accounted(v)
 	if err != nil {
 		return true, fmt.Errorf("NodeUpdate: %w", err)
 	}
-	prev := g.node(id)
-	if prev == nil {
-		return true, fmt.Errorf("NodeUpdate: accounting for node id %d, which the host never sent (host bug)", id)
-	}
-	n.ID, n.Node, n.Allocatable = id, prev.Node, prev.Allocatable
-	g.nodes[id] = n // present already
+	g.nodes[n.ID] = n // present already
 	if g.preparer != nil {
 		g.preparer.PrepareNode(n)
 	}
 	return true, nil
+}
+
+// accounted decodes a NodeAccounting (a pod placed on the node, or gone)
+// into a new version of the node, with the object and allocatable the
+// current one has. It comes with most scheduling calls: one allocation.
+func (g *guest) accounted(v []byte) (*Node, error) {
+	a := &accountedNode{}
+	n := &a.Node
+	id, err := decodeAccounting(v, n, a.enc[:], a.gpus[:])
+	if err != nil {
+		return nil, err
+	}
+	prev := g.node(id)
+	if prev == nil {
+		return nil, fmt.Errorf("accounting for node id %d, which the host never sent (host bug)", id)
+	}
+	n.ID, n.Node, n.Allocatable = id, prev.Node, prev.Allocatable
+	return n, nil
 }
 
 // accountedNode is a node's new version after a pod was placed on it (or
