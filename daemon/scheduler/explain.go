@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,8 +14,8 @@ import (
 	"github.com/wharfhq/wharf/daemon/scheduler/framework"
 )
 
-func (s *Scheduler) explain(r explainReq) (*wharfv1.ExplainResponse, error) {
-	ns, name := r.req.GetNamespace(), r.req.GetName()
+func (s *Scheduler) explain(ctx context.Context, req *wharfv1.ExplainRequest) (*wharfv1.ExplainResponse, error) {
+	ns, name := req.GetNamespace(), req.GetName()
 	if ns == "" {
 		ns = "default"
 	}
@@ -57,7 +58,7 @@ func (s *Scheduler) explain(r explainReq) (*wharfv1.ExplainResponse, error) {
 	if g := s.gangOf(pod); g != nil {
 		state.Write(framework.GangStateKey, g.info(key))
 	}
-	res, err := fw.Explain(r.ctx, state, info, s.cache.snap)
+	res, err := fw.Explain(ctx, state, info, s.cache.snap)
 	var fe *framework.FitError
 	if err != nil && !errors.As(err, &fe) {
 		return nil, fmt.Errorf("explain %s: %w", key, err)

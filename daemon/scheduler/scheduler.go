@@ -159,11 +159,6 @@ type delta struct {
 	outcomes []bindOutcome
 }
 
-type explainReq struct {
-	ctx context.Context
-	req *wharfv1.ExplainRequest
-}
-
 // CheckProfiles reports what New would find wrong with profiles (nil: the
 // default profile) and the extra plugins, without building a scheduler: a
 // server checks its --scheduler-config before it starts.
@@ -838,7 +833,7 @@ func (s *Scheduler) Explain(ctx context.Context, req *wharfv1.ExplainRequest) (*
 	}
 	done := make(chan reply, 1)
 	err := s.inLoop(ctx, func() {
-		res, err := s.explain(explainReq{ctx: ctx, req: req})
+		res, err := s.explain(ctx, req)
 		done <- reply{res, err}
 	})
 	switch {
