@@ -15,28 +15,75 @@ import (
 
 // reader drains a watch in the background.
 type reader struct {
-	w    Watcher
-	mu   sync.Mutex
-	evs  []Event
-	prog []Event
-	done chan struct{}
+	mu      sync.Mutex
+	w       Watcher
+	evs     []Event
+	prog    []Event
+	stopped bool
+	done    chan struct{}
 }
 
 func startReader(w Watcher) *reader {
+	return startReaderResuming(w, nil)
+}
+
+// startResumingReader is startReader for a reader that must see every
+// change however slowly it runs (under the race detector, any reader may
+// fall behind 8 writers): when the store cuts its watch off as too slow, it
+// watches again from the last revision it saw, as a client does.
+func startResumingReader(t testing.TB, db *DB, prefix string, from int64) *reader {
+	return startReaderResuming(mustWatchRaw(t, db, prefix, from), func(last int64) (Watcher, error) {
+		if last == 0 { // cut off before any event
+			last = from
+		}
+		return db.Watch(context.Background(), prefix, last)
+	})
+}
+
+// startReaderResuming starts a reader of w that, when resume is set and w
+// is cut off as too slow, goes on with the watcher resume returns for the
+// last revision it saw (0: none).
+func startReaderResuming(w Watcher, resume func(last int64) (Watcher, error)) *reader {
 	r := &reader{w: w, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		for ev := range w.Events() {
+		for {
+			for ev := range w.Events() {
+				r.mu.Lock()
+				if ev.Type == EventProgress {
+					r.prog = append(r.prog, ev)
+				} else {
+					r.evs = append(r.evs, ev)
+				}
+				r.mu.Unlock()
+			}
+			if resume == nil || !errors.Is(w.Err(), ErrWatcherTooSlow) {
+				return
+			}
+			next, err := resume(r.last())
+			if err != nil {
+				return // waitFor reports the first watch's error
+			}
 			r.mu.Lock()
-			if ev.Type == EventProgress {
-				r.prog = append(r.prog, ev)
-			} else {
-				r.evs = append(r.evs, ev)
+			stopped := r.stopped
+			if !stopped {
+				r.w = next
 			}
 			r.mu.Unlock()
+			if stopped {
+				next.Stop()
+				return
+			}
+			w = next
 		}
 	}()
 	return r
+}
+
+func (r *reader) watcher() Watcher {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w
 }
 
 func (r *reader) last() int64 {
@@ -55,7 +102,7 @@ func (r *reader) waitFor(t testing.TB, rev int64) []Event {
 	for r.last() < rev {
 		select {
 		case <-r.done:
-			t.Fatalf("watch ended (err %v) at revision %d, waiting for %d", r.w.Err(), r.last(), rev)
+			t.Fatalf("watch ended (err %v) at revision %d, waiting for %d", r.watcher().Err(), r.last(), rev)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -69,7 +116,11 @@ func (r *reader) waitFor(t testing.TB, rev int64) []Event {
 }
 
 func (r *reader) stop() {
-	r.w.Stop()
+	r.mu.Lock()
+	r.stopped = true
+	w := r.w
+	r.mu.Unlock()
+	w.Stop()
 	<-r.done
 }
 
@@ -440,7 +491,7 @@ func TestWatchSlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast := startReader(mustWatchRaw(t, db, "", from))
+			fast := startResumingReader(t, db, "", from)
 			var rec recorder
 			start := time.Now()
 			churn(t, db, &rec, 8, 2000, "x/")
@@ -482,7 +533,7 @@ func TestWatchSlow(t *testing.T) {
 				t.Fatalf("slow watcher's events before the cut: %v", err)
 			}
 			// It resumes from the last revision it saw.
-			again := startReader(mustWatchRaw(t, db, "", seen))
+			again := startResumingReader(t, db, "", seen)
 			if err := checkContiguous(again.waitFor(t, n), seen+1, n); err != nil {
 				t.Fatalf("resumed watcher: %v", err)
 			}
@@ -552,6 +603,6 @@ func mustWatchRaw(t testing.TB, db *DB, prefix string, from int64) Watcher {
 func mustWatch(t testing.TB, db *DB, prefix string, from int64) *reader {
 	t.Helper()
 	r := startReader(mustWatchRaw(t, db, prefix, from))
-	t.Cleanup(r.w.Stop)
+	t.Cleanup(r.stop)
 	return r
 }

@@ -1,0 +1,6 @@
+//go:build race
+
+package apiserver_test
+
+// raceDetector: the tests run under the race detector, 5-10 times slower.
+const raceDetector = true
