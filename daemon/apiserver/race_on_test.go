@@ -2,5 +2,6 @@
 
 package apiserver_test
 
-// raceDetector: the tests run under the race detector, 5-10 times slower.
+// raceDetector reports whether the tests run under the race detector,
+// which makes them 5 to 10 times slower.
 const raceDetector = true
