@@ -359,27 +359,31 @@ func EncodePod(pod proto.Message, requests map[string]int64) (*Pod, error) {
 func EncodePodRequests(pod proto.Message, requests []byte) (*Pod, error) {
 	// api/'s messages have generated marshalling (vtprotobuf): a cold call
 	// here, as in the scheduler, costs half of what protobuf-go's costs.
-	if vt, ok := pod.(vtMarshaler); ok {
-		size := vt.SizeVT()
-		enc := make([]byte, 0, 1+protowire.SizeBytes(size)+len(requests))
-		enc = protowire.AppendVarint(protowire.AppendTag(enc, 1, protowire.BytesType), uint64(size))
-		n := len(enc)
+	vt, generated := pod.(vtMarshaler)
+	var size int
+	if generated {
+		size = vt.SizeVT()
+	} else {
+		size = proto.Size(pod)
+	}
+	enc := make([]byte, 0, 1+protowire.SizeBytes(size)+len(requests))
+	enc = protowire.AppendVarint(protowire.AppendTag(enc, 1, protowire.BytesType), uint64(size))
+	n := len(enc)
+	if generated {
 		if _, err := vt.MarshalToSizedBufferVT(enc[n : n+size]); err != nil {
 			return nil, fmt.Errorf("encode pod: %w", err)
 		}
-		return &Pod{enc: append(enc[:n+size], requests...)}, nil
-	}
-	size := proto.Size(pod)
-	enc := make([]byte, 0, 1+protowire.SizeBytes(size)+len(requests))
-	enc = protowire.AppendVarint(protowire.AppendTag(enc, 1, protowire.BytesType), uint64(size))
-	// The sizes were just computed (deterministic would sort maps the
-	// guest does not care about).
-	enc, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(enc, pod)
-	if err != nil {
-		return nil, err
-	}
-	if len(enc) != 1+protowire.SizeBytes(size) {
-		return nil, fmt.Errorf("encode pod: %d bytes, %d expected (was it changed meanwhile?)", len(enc)-1-protowire.SizeVarint(uint64(size)), size)
+		enc = enc[:n+size]
+	} else {
+		// The sizes were just computed (deterministic would sort maps the
+		// guest does not care about).
+		var err error
+		if enc, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(enc, pod); err != nil {
+			return nil, fmt.Errorf("encode pod: %w", err)
+		}
+		if len(enc) != n+size {
+			return nil, fmt.Errorf("encode pod: %d bytes, %d expected (was it changed meanwhile?)", len(enc)-n, size)
+		}
 	}
 	return &Pod{enc: append(enc, requests...)}, nil
 }
