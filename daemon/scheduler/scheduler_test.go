@@ -35,8 +35,6 @@ func TestGPUPodsLandOnMatchingNodes(t *testing.T) {
 		newPod("a100", tolerateGPU, gpus(1), annotation("gpu.wharf.dev/models", "NVIDIA A100-SXM4-40GB")),
 		newPod("h100-label", tolerateGPU, gpus(1), nodeSelector("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")),
 		newPod("any-gpu", tolerateGPU, gpus(8)),
-		newPod("too-much-memory", tolerateGPU, gpus(1), annotation("gpu.wharf.dev/min-memory-mib", "100000")),
-		newPod("untolerated", gpus(1)),
 	)
 	for _, tc := range []struct {
 		pod   string
@@ -64,6 +62,14 @@ func TestGPUPodsLandOnMatchingNodes(t *testing.T) {
 			}
 		})
 	}
+	// The pods that fit no node come once the others are placed, so that
+	// the reasons they get are of that state: tried while any-gpu was not
+	// placed yet, too-much-memory would keep that moment's reasons (2
+	// Insufficient) until an event moved it.
+	cl.create(
+		newPod("too-much-memory", tolerateGPU, gpus(1), annotation("gpu.wharf.dev/min-memory-mib", "100000")),
+		newPod("untolerated", gpus(1)),
+	)
 	// Two nodes have no GPUs, any-gpu took all of a third: 3 Insufficient.
 	if msg := cl.unschedulable("too-much-memory"); msg != "0/6 nodes are available: 3 Insufficient nvidia.com/gpu, 3 node(s) didn't have enough GPUs matching the Pod's model/memory requirements." {
 		t.Errorf("too-much-memory: %q", msg)
