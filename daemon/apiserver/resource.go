@@ -91,9 +91,20 @@ func (r *resource[T]) encode(obj T) ([]byte, error) {
 	return b, nil
 }
 
+// decode decodes a stored object. Everything stored went through
+// validation, and requests are decoded with protobuf-go, which checks
+// strings for UTF-8; so stored bytes are decoded with the kinds' generated
+// decoders (vtprotobuf, without that check), about twice as fast: every
+// watch event and most reads decode objects here.
 func (r *resource[T]) decode(kv store.KV) (T, error) {
 	obj := r.newObject()
-	if err := proto.Unmarshal(kv.Value, obj); err != nil {
+	var err error
+	if vt, ok := any(obj).(interface{ UnmarshalVT([]byte) error }); ok {
+		err = vt.UnmarshalVT(kv.Value)
+	} else {
+		err = proto.Unmarshal(kv.Value, obj)
+	}
+	if err != nil {
 		return obj, fmt.Errorf("decode %s: %w", kv.Key, err)
 	}
 	r.meta(obj).ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)

@@ -67,7 +67,7 @@ func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
 		baseURL: strings.TrimRight(baseURL, "/"),
 		// Small requests are not worth compressing.
-		options: []connect.ClientOption{connect.WithCompressMinBytes(4096)},
+		options: []connect.ClientOption{connect.WithCompressMinBytes(4096), connect.WithCodec(codec{})},
 	}
 	for _, o := range opts {
 		o.apply(c)
