@@ -1,6 +1,9 @@
 package plugins
 
-import "github.com/wharfhq/wharf/plugins/wasm"
+import (
+	"github.com/wharfhq/wharf/daemon/scheduler/framework"
+	"github.com/wharfhq/wharf/plugins/wasm"
+)
 
 // ModuleStats returns the instance counters of the module plugin name
 // serves now.
@@ -12,4 +15,13 @@ func ModuleStats(h *Host, name string) (wasm.Stats, bool) {
 		return wasm.Stats{}, false
 	}
 	return p.cur.Load().mod.Stats(), true
+}
+
+// EncodedPod returns the host's encoding of pi for the scheduling calls;
+// nil when it holds none.
+func EncodedPod(h *Host, pi *framework.PodInfo) *wasm.Pod {
+	if e := h.lastPod.Load(); e != nil && e.pi == pi {
+		return e.enc
+	}
+	return nil
 }

@@ -62,8 +62,9 @@ type Host struct {
 	mu      sync.Mutex // guards plugins and the snapshots' rebuilding
 	plugins map[string]*plugin
 
-	admission   atomic.Pointer[[]*plugin] // with an admission point, by name
-	scheduling  atomic.Pointer[[]*plugin] // with a scheduling point, by name
+	admission   atomic.Pointer[[]*plugin]  // with an admission point, by name
+	scheduling  atomic.Pointer[[]*plugin]  // with a scheduling point, by name
+	lastPod     atomic.Pointer[encodedPod] // the pod of the latest scheduling call, encoded (see Host.pod)
 	schedNotify []func()
 
 	queue  chan string

@@ -497,4 +497,13 @@ func TestAggregateScore(t *testing.T) {
 	if got := score(agg); !slices.Equal(got, want) || slices.Equal(gpu, zones) {
 		t.Errorf("aggregate %v; want (3 x gpu %v + zones %v) / 4 = %v", got, gpu, zones, want)
 	}
+	// The plugins' calls for one pod share one encoding of it.
+	enc := plugins.EncodedPod(s.Host, pi)
+	if enc == nil {
+		t.Fatal("the host kept no encoding of the pod it scored")
+	}
+	score(agg)
+	if plugins.EncodedPod(s.Host, pi) != enc {
+		t.Error("the pod was encoded again for the same PodInfo")
+	}
 }

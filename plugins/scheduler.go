@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -91,9 +90,8 @@ func (h *Host) ForgetNode(name string) {
 
 // schedulerPlugin adapts a Plugin's scheduling points to the framework.
 type schedulerPlugin struct {
-	h       *Host
-	p       *plugin
-	lastPod atomic.Pointer[encodedPod]
+	h *Host
+	p *plugin
 }
 
 var (
@@ -108,16 +106,17 @@ type encodedPod struct {
 
 func (s *schedulerPlugin) Name() string { return s.p.name }
 
-// pod encodes a pod once for all the calls of its cycle.
-func (s *schedulerPlugin) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
-	if e := s.lastPod.Load(); e != nil && e.pi == pi {
+// pod encodes a pod once for all the calls of its cycle, whichever
+// plugins make them: the encoding is the same for every module.
+func (h *Host) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
+	if e := h.lastPod.Load(); e != nil && e.pi == pi {
 		return e.enc, nil
 	}
 	enc, err := wasm.EncodePodRequests(pi.Pod, appendResources(make([]byte, 0, 96), 3, &pi.Requests))
 	if err != nil {
 		return nil, err
 	}
-	s.lastPod.Store(&encodedPod{pi, enc})
+	h.lastPod.Store(&encodedPod{pi, enc})
 	return enc, nil
 }
 
@@ -135,7 +134,7 @@ func (s *schedulerPlugin) Filter(ctx context.Context, _ *framework.CycleState, p
 	start := time.Now()
 	var rejected []wasm.Rejection
 	v, err := s.p.call(func(v *version) error {
-		pod, err := s.pod(pi)
+		pod, err := s.h.pod(pi)
 		if err != nil {
 			return err
 		}
@@ -186,7 +185,7 @@ func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi
 	start := time.Now()
 	var skip bool
 	v, err := s.p.call(func(v *version) error {
-		pod, err := s.pod(pi)
+		pod, err := s.h.pod(pi)
 		if err != nil {
 			return err
 		}
