@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/proto"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/daemon/store"
@@ -186,8 +185,9 @@ func (a *nodeCIDRAllocator) usedBlocks(ctx context.Context) ([]netip.Prefix, err
 			return nil, err
 		}
 		for _, kv := range res.KVs {
-			n := &wharfv1.Node{}
-			if err := proto.Unmarshal(kv.Value, n); err != nil {
+			after = kv.Key
+			n, err := nodes.decode(kv)
+			if err != nil {
 				continue
 			}
 			for _, c := range append([]string{n.GetSpec().GetPodCidr()}, n.GetSpec().GetPodCidrs()...) {
@@ -195,7 +195,6 @@ func (a *nodeCIDRAllocator) usedBlocks(ctx context.Context) ([]netip.Prefix, err
 					out = append(out, p.Masked())
 				}
 			}
-			after = kv.Key
 		}
 		if !res.More {
 			return out, nil
