@@ -239,24 +239,43 @@ func (g *guest) applyNodes(b []byte) error {
 }
 
 // applyAccounting is applyNodes for the update that comes with most
-// scheduling calls: one node's accounting (a pod was placed on it), and
-// nothing else. ok is false, and nothing done, for any other update.
+// scheduling calls: the accounting of the nodes pods were placed on (or
+// left), and nothing else. ok is false, and nothing done, for any other
+// update. When one accounting is malformed none is applied, as in
+// applyNodes.
 func (g *guest) applyAccounting(b []byte) (ok bool, err error) {
-	if len(b) < 2 || b[0] != 4<<3|byte(protowire.BytesType) {
+	for rest := b; len(rest) > 0; {
+		if len(rest) < 2 || rest[0] != 4<<3|byte(protowire.BytesType) {
+			return false, nil
+		}
+		_, l := consumeBytes(rest[1:])
+		if l < 0 {
+			return false, nil
+		}
+		rest = rest[1+l:]
+	}
+	if len(b) == 0 {
 		return false, nil
 	}
-	v, l := consumeBytes(b[1:])
-	if l < 0 || 1+l != len(b) {
-		return false, nil
+	ups := g.upserts[:0]
+	for rest := b; len(rest) > 0; {
+		v, l := consumeBytes(rest[1:])
+		rest = rest[1+l:]
+		n, err := g.accounted(v)
+		if err != nil {
+			clear(ups)
+			return true, fmt.Errorf("NodeUpdate: %w", err)
+		}
+		ups = append(ups, n)
 	}
-	n, err := g.accounted(v)
-	if err != nil {
-		return true, fmt.Errorf("NodeUpdate: %w", err)
+	for _, n := range ups {
+		g.nodes[n.ID] = n // present already
+		if g.preparer != nil {
+			g.preparer.PrepareNode(n)
+		}
 	}
-	g.nodes[n.ID] = n // present already
-	if g.preparer != nil {
-		g.preparer.PrepareNode(n)
-	}
+	clear(ups)
+	g.upserts = ups[:0]
 	return true, nil
 }
 
@@ -282,7 +301,10 @@ func (g *guest) accounted(v []byte) (*Node, error) {
 // left), with room for its accounting, so that it takes one allocation.
 type accountedNode struct {
 	Node
-	enc  [64]byte // Requested's encoding: a few resources
+	// The NodeAccounting's encoding, which Requested reads: 96 bytes
+	// hold the usual four resources (cpu, memory, pods, a GPU resource;
+	// about 60 bytes) with the id and eight GPU indices.
+	enc  [96]byte
 	gpus [8]int32 // AllocatedGPUs
 }
 

@@ -214,35 +214,45 @@ func ownedStringMap(m *map[string]string, size int, e []byte) error {
 
 // decodeAccounting decodes a NodeAccounting: the id, and the new
 // accounting into n. It comes with every pod placed on a node: it is
-// written out, without walk's call per field. The requests' encoding
-// (read in place by Resources; the loop skips them) is copied to enc, and
-// the GPU indices go to gpus, when they fit: the caller allocates them
-// with the node, in one allocation.
+// written out, in one pass, without walk's call per field. The requests
+// are checked here and read in place by Resources, in a copy of b in enc
+// (when it fits); the GPU indices go to gpus (when they fit): the caller
+// allocates both with the node, in one allocation.
 func decodeAccounting(b []byte, n *Node, enc []byte, gpus []int32) (id uint32, err error) {
-	if n.Requested, err = encodedResources(b, 4, enc); err != nil {
-		return 0, err
-	}
-	for len(b) > 0 {
-		num, typ, l := consumeTag(b)
+	for rest := b; len(rest) > 0; {
+		num, typ, l := consumeTag(rest)
 		if l < 0 {
 			return 0, errWire
 		}
-		b = b[l:]
+		rest = rest[l:]
 		switch {
 		case num == 1 && typ == protowire.VarintType:
-			x, l := consumeVarint(b)
+			x, l := consumeVarint(rest)
 			if l < 0 {
 				return 0, errWire
 			}
-			b = b[l:]
+			rest = rest[l:]
 			id = uint32(x)
 			continue
-		case num == 5 && typ == protowire.BytesType:
-			v, l := consumeBytes(b)
+		case num == 4:
+			if typ != protowire.BytesType {
+				return 0, errWire
+			}
+			e, l := consumeBytes(rest)
 			if l < 0 {
 				return 0, errWire
 			}
-			b = b[l:]
+			rest = rest[l:]
+			if _, _, err := int64Entry(e); err != nil {
+				return 0, err
+			}
+			continue
+		case num == 5 && typ == protowire.BytesType:
+			v, l := consumeBytes(rest)
+			if l < 0 {
+				return 0, errWire
+			}
+			rest = rest[l:]
 			if n.AllocatedGPUs == nil && len(v) > 0 {
 				if len(v) <= cap(gpus) {
 					n.AllocatedGPUs = gpus[:0]
@@ -255,20 +265,25 @@ func decodeAccounting(b []byte, n *Node, enc []byte, gpus []int32) (id uint32, e
 			}
 			continue
 		case num == 5 && typ == protowire.VarintType:
-			x, l := consumeVarint(b)
+			x, l := consumeVarint(rest)
 			if l < 0 {
 				return 0, errWire
 			}
-			b = b[l:]
+			rest = rest[l:]
 			n.AllocatedGPUs = append(n.AllocatedGPUs, int32(x))
 			continue
 		}
-		l = consumeFieldValue(num, typ, b)
+		l = consumeFieldValue(num, typ, rest)
 		if l < 0 {
 			return 0, errWire
 		}
-		b = b[l:]
+		rest = rest[l:]
 	}
+	enc = append(enc[:0:cap(enc)], b...)
+	if enc == nil {
+		enc = []byte{} // nil is the map form
+	}
+	n.Requested = Resources{enc: enc, num: 4}
 	return id, nil
 }
 

@@ -213,6 +213,26 @@ func TestUpdateNodesAccounting(t *testing.T) {
 	if e := update(&pluginv1.NodeUpdate{Upserts: []*pluginv1.SchedulerNode{{Id: 6}}, Accounting: []*pluginv1.NodeAccounting{{Id: 4}}}); !strings.Contains(e, "node id 4") || g.node(6) != nil {
 		t.Errorf("accounting for an unknown node with an upsert: error %q, node 6 %v (want nothing applied)", e, g.node(6))
 	}
+	// Several accountings and nothing else: all applied, or none.
+	prepared := impl.prepared
+	if e := update(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{
+		{Id: 3, Requested: map[string]int64{"cpu": 4000}, AllocatedGpus: []int32{7}},
+		{Id: 5, Requested: map[string]int64{"cpu": 500}},
+	}}); e != "" {
+		t.Fatal(e)
+	}
+	fourth, m := g.node(3), g.node(5)
+	if fourth == third || fourth.Node != first.Node || fourth.Requested.Get("cpu") != 4000 || !reflect.DeepEqual(fourth.AllocatedGPUs, []int32{7}) ||
+		m.Requested.Get("cpu") != 500 || m.GetMetadata().GetName() != "m" || impl.prepared != prepared+2 {
+		t.Errorf("after two accountings: node 3 requests %v, allocated %v; node 5 requests %v; %d PrepareNode calls, want 2",
+			fourth.Requested.Map(), fourth.AllocatedGPUs, m.Requested.Map(), impl.prepared-prepared)
+	}
+	if e := update(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{
+		{Id: 3, Requested: map[string]int64{"cpu": 1}},
+		{Id: 4},
+	}}); !strings.Contains(e, "node id 4") || g.node(3) != fourth {
+		t.Errorf("two accountings, one for an unknown node: error %q, node 3 requests %v (want nothing applied)", e, g.node(3).Requested.Map())
+	}
 }
 
 func TestSkipResponse(t *testing.T) {
