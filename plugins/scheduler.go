@@ -120,6 +120,13 @@ func (h *Host) pod(pi *framework.PodInfo) (*wasm.Pod, error) {
 	return enc, nil
 }
 
+// idBufs hold the candidates' ids of scheduling calls, from one call to
+// the next. Over 500 candidates they take 2 KiB: allocated for each call,
+// every fourth call took a new span, often of memory the runtime had given
+// back to the system, and so a page fault, which on a virtual machine
+// costs tens of microseconds.
+var idBufs = sync.Pool{New: func() any { return new([]uint32) }}
+
 // selects reports whether the plugin version has an opinion on the pod:
 // it requests one of the module's podResources, if there are any.
 func (v *version) selects(pi *framework.PodInfo) bool {
@@ -138,7 +145,10 @@ func (s *schedulerPlugin) Filter(ctx context.Context, _ *framework.CycleState, p
 		if err != nil {
 			return err
 		}
-		ids, err := v.nodes.refs(v.mod, nodes)
+		buf := idBufs.Get().(*[]uint32)
+		defer idBufs.Put(buf)
+		ids, err := v.nodes.refs(v.mod, nodes, *buf)
+		*buf = ids
 		if err != nil {
 			return err
 		}
@@ -178,7 +188,7 @@ func (s *schedulerPlugin) Filter(ctx context.Context, _ *framework.CycleState, p
 // Score implements framework.ScorePlugin. A failure under failurePolicy
 // Fail is an Error status (the cycle is retried); under Ignore the plugin
 // has no opinion.
-func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
+func (s *schedulerPlugin) Score(ctx context.Context, state *framework.CycleState, pi *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) framework.Status {
 	if v := s.p.cur.Load(); v == nil || !v.points[pluginv1.PointSchedulerScore] || len(nodes) == 0 || !v.selects(pi) {
 		return framework.NewStatus(framework.Skip)
 	}
@@ -189,7 +199,14 @@ func (s *schedulerPlugin) Score(ctx context.Context, _ *framework.CycleState, pi
 		if err != nil {
 			return err
 		}
-		ids, err := v.nodes.refs(v.mod, nodes)
+		buf := idBufs.Get().(*[]uint32)
+		defer idBufs.Put(buf)
+		var known framework.NodeRefs
+		if state != nil {
+			known = state.Feasible()
+		}
+		ids, err := v.nodes.refsOf(v.mod, nodes, known, *buf)
+		*buf = ids
 		if err != nil {
 			return err
 		}
@@ -264,16 +281,32 @@ func newNodeCache() *nodeCache {
 	return &nodeCache{byName: map[string]*nodeRef{}, byPtr: map[*framework.NodeInfo]uint32{}, lastSweep: time.Now()}
 }
 
-// refs returns the ids of nodes (valid until the next call), after sending
+// refs returns the ids of nodes, in ids (grown as needed), after sending
 // mod the nodes that are new or changed.
-func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint32, error) {
+func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo, ids []uint32) ([]uint32, error) {
+	return c.refsOf(mod, nodes, framework.NodeRefs{}, ids)
+}
+
+// refsOf is refs with the nodes' IDs and Generations, when known (the
+// framework's CycleState.Feasible, in the order of nodes): the common case
+// then reads two arrays, not each NodeInfo.
+func (c *nodeCache) refsOf(mod *wasm.Module, nodes []*framework.NodeInfo, known framework.NodeRefs, ids []uint32) ([]uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ids := make([]uint32, len(nodes))
+	ids = slices.Grow(ids[:0], len(nodes))[:len(nodes)]
 	var ups []wasm.EncodedNode
+	if len(known.IDs) != len(nodes) || len(known.Gens) != len(nodes) {
+		known = framework.NodeRefs{}
+	}
 	for i, n := range nodes {
-		id := n.ID
-		if int(id) >= len(c.gens) || c.gens[id] != n.Generation {
+		var id uint32
+		var gen int64
+		if known.IDs != nil {
+			id, gen = known.IDs[i], known.Gens[i]
+		} else {
+			id, gen = n.ID, n.Generation
+		}
+		if int(id) >= len(c.gens) || c.gens[id] != gen {
 			var err error
 			if id, ups, err = c.sync(n, ups); err != nil {
 				return nil, err
@@ -297,7 +330,7 @@ func (c *nodeCache) refs(mod *wasm.Module, nodes []*framework.NodeInfo) ([]uint3
 // the cache does not keep: the scheduler's own NodeInfos find their ids
 // and generations without them).
 func (c *nodeCache) prime(mod *wasm.Module, nodes []*framework.NodeInfo) error {
-	if _, err := c.refs(mod, nodes); err != nil {
+	if _, err := c.refs(mod, nodes, nil); err != nil {
 		return err
 	}
 	c.mu.Lock()

@@ -134,17 +134,48 @@ func TestNodeCacheIDs(t *testing.T) {
 	}
 	c := newNodeCache()
 	mod := &wasm.Module{}
-	got, err := c.refs(mod, snap.Nodes())
+	got, err := c.refs(mod, snap.Nodes(), nil)
 	if err != nil || fmt.Sprint(got) != "[0 1 2]" {
 		t.Fatalf("ids %v (%v), want the NodeInfo ids [0 1 2]", got, err)
 	}
-	got, err = c.refs(mod, append(other.Nodes(), snap.Nodes()[1]))
+	got, err = c.refs(mod, append(other.Nodes(), snap.Nodes()[1]), nil)
 	if err != nil || fmt.Sprint(got) != "[3 1]" {
 		t.Fatalf("ids %v (%v), want x (NodeInfo id 0, taken) at 3 and b at 1", got, err)
 	}
 	// Again from the map, not the NodeInfo id.
-	if got, _ = c.refs(mod, other.Nodes()); fmt.Sprint(got) != "[3]" {
+	if got, _ = c.refs(mod, other.Nodes(), nil); fmt.Sprint(got) != "[3]" {
 		t.Errorf("x has id %v, want 3", got)
+	}
+}
+
+// TestNodeCacheKnownRefs: with the IDs and Generations the framework
+// recorded (CycleState.Feasible), a call finds the same ids as from the
+// NodeInfos, and a node whose generation is not the one sent is sent
+// again; refs of another length are not used.
+func TestNodeCacheKnownRefs(t *testing.T) {
+	snap, err := framework.NewSnapshot([]*wharfv1.Node{testNode("a"), testNode("b"), testNode("c")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := snap.Nodes()
+	known := framework.NodeRefs{}
+	for _, n := range nodes {
+		known.IDs, known.Gens = append(known.IDs, n.ID), append(known.Gens, n.Generation)
+	}
+	c := newNodeCache()
+	mod := &wasm.Module{}
+	got, err := c.refsOf(mod, nodes, known, nil)
+	if err != nil || fmt.Sprint(got) != "[0 1 2]" {
+		t.Fatalf("ids %v (%v), want [0 1 2]", got, err)
+	}
+	c.gens[1] = -7 // as if b had been sent at another generation
+	if got, err = c.refsOf(mod, nodes, known, got); err != nil || fmt.Sprint(got) != "[0 1 2]" || c.gens[1] != nodes[1].Generation {
+		t.Errorf("ids %v (%v), b's generation %d; want [0 1 2] and b sent again (%d)", got, err, c.gens[1], nodes[1].Generation)
+	}
+	c.gens[2] = -7
+	short := framework.NodeRefs{IDs: known.IDs[:2], Gens: known.Gens[:2]}
+	if got, err = c.refsOf(mod, nodes, short, nil); err != nil || fmt.Sprint(got) != "[0 1 2]" || c.gens[2] != nodes[2].Generation {
+		t.Errorf("with refs of 2 nodes for 3: ids %v (%v), c's generation %d; want [0 1 2] and c sent again (%d)", got, err, c.gens[2], nodes[2].Generation)
 	}
 }
 
@@ -159,7 +190,7 @@ func TestNodeCacheSweep(t *testing.T) {
 	c := newNodeCache()
 	mod := &wasm.Module{}
 	c.lastSweep = time.Now().Add(-2 * time.Minute) // this call sweeps
-	if _, err := c.refs(mod, snap.Nodes()); err != nil {
+	if _, err := c.refs(mod, snap.Nodes(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range int(nodeIdle / time.Minute) {
@@ -167,7 +198,7 @@ func TestNodeCacheSweep(t *testing.T) {
 			t.Fatalf("b dropped after %d idle minutes, want %v", i, nodeIdle)
 		}
 		c.lastSweep = time.Now().Add(-2 * time.Minute)
-		if _, err := c.refs(mod, snap.Nodes()[:1]); err != nil {
+		if _, err := c.refs(mod, snap.Nodes()[:1], nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +209,7 @@ func TestNodeCacheSweep(t *testing.T) {
 	if c.gens[b.ID] != -1 {
 		t.Errorf("b's id %d still holds generation %d", b.ID, c.gens[b.ID])
 	}
-	ids, err := c.refs(mod, snap.Nodes())
+	ids, err := c.refs(mod, snap.Nodes(), nil)
 	if err != nil || fmt.Sprint(ids) != "[0 1]" || c.gens[1] != b.Generation {
 		t.Errorf("ids %v (%v), generation at b's id %d; want [0 1] and b sent again (%d)", ids, err, c.gens[1], b.Generation)
 	}

@@ -16,11 +16,27 @@ type StateKey string
 type CycleState struct {
 	entries  []stateEntry
 	snapshot *Snapshot
+	feasible NodeRefs
 }
 
 // Snapshot returns the snapshot the cycle schedules onto (set by the
 // framework before PreFilter), for plugins that look nodes up by index.
 func (s *CycleState) Snapshot() *Snapshot { return s.snapshot }
+
+// NodeRefs are the ID and Generation of each of a list of nodes, in its
+// order.
+type NodeRefs struct {
+	IDs  []uint32
+	Gens []int64
+}
+
+// Feasible returns the IDs and Generations of the nodes the score plugins
+// are called with, in the same order; empty outside the score phase. The
+// filters record them while each node is in their processor's cache: a
+// plugin that keeps per-node data by ID (the WebAssembly host) reads these
+// two arrays instead of hundreds of NodeInfos, each a cache miss when the
+// filters ran on another core. Read-only, valid during the Score call.
+func (s *CycleState) Feasible() NodeRefs { return s.feasible }
 
 type stateEntry struct {
 	key StateKey

@@ -309,7 +309,10 @@ func (f *Framework) schedule(ctx context.Context, state *CycleState, pod *PodInf
 		scores = sc.scoreBuf(len(f.score)*n + n)
 	}
 	totals := scores[len(f.score)*n:]
-	if err := f.runScore(ctx, state, pod, feasible, scores, totals); err != nil {
+	state.feasible = sc.resultRefs
+	err = f.runScore(ctx, state, pod, feasible, scores, totals)
+	state.feasible = NodeRefs{} // sc goes back to its pool
+	if err != nil {
 		return res, err
 	}
 	if explain {

@@ -660,3 +660,99 @@ func (f *fakePlugin) Permit(context.Context, *framework.CycleState, *framework.P
 func (f *fakePlugin) Bind(context.Context, *framework.CycleState, *framework.PodInfo, string) framework.Status {
 	return framework.Status{}
 }
+
+// refsCheck is a score plugin that checks CycleState.Feasible against the
+// nodes it is called with.
+type refsCheck struct {
+	mu     sync.Mutex
+	calls  int
+	errors []string
+}
+
+func (*refsCheck) Name() string { return "RefsCheck" }
+
+func (r *refsCheck) Score(_ context.Context, state *framework.CycleState, _ *framework.PodInfo, nodes []*framework.NodeInfo, _ []int64) framework.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	refs := state.Feasible()
+	if len(refs.IDs) != len(nodes) || len(refs.Gens) != len(nodes) {
+		r.errors = append(r.errors, fmt.Sprintf("%d ids and %d generations for %d nodes", len(refs.IDs), len(refs.Gens), len(nodes)))
+		return framework.Status{}
+	}
+	for i, n := range nodes {
+		if refs.IDs[i] != n.ID || refs.Gens[i] != n.Generation {
+			r.errors = append(r.errors, fmt.Sprintf("node %d (%s): id %d generation %d, want %d and %d", i, n.Name, refs.IDs[i], refs.Gens[i], n.ID, n.Generation))
+			break
+		}
+	}
+	return framework.Status{}
+}
+
+// oddFilter rejects the nodes whose name ends in an odd digit.
+type oddFilter struct{}
+
+func (oddFilter) Name() string { return "Odd" }
+
+func (oddFilter) Filter(_ context.Context, _ *framework.CycleState, _ *framework.PodInfo, nodes []*framework.NodeInfo, out []framework.Status) {
+	for i, n := range nodes {
+		if (n.Name[len(n.Name)-1]-'0')%2 == 1 {
+			out[i] = framework.NewStatus(framework.Unschedulable, "odd")
+		}
+	}
+}
+
+// TestFeasibleRefs: during Score, CycleState.Feasible holds the ID and
+// Generation of each node the plugin is called with, in order, whether
+// the filters ran on one worker or several, stopped early or not, or
+// there were none; outside the score phase it is empty.
+func TestFeasibleRefs(t *testing.T) {
+	var nodes []*wharfv1.Node
+	for i := range 3000 {
+		nodes = append(nodes, st.Node(fmt.Sprintf("n%04d", i)))
+	}
+	snap := snapshot(t, nodes...)
+	for _, tc := range []struct {
+		name        string
+		parallelism int
+		percentage  int32
+		filters     bool
+	}{
+		{"one worker", 1, 0, true},
+		{"four workers", 4, 0, true},
+		{"every node", 4, 100, true},
+		{"no filters", 2, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check := &refsCheck{}
+			r := plugins.NewRegistry()
+			r.Register("RefsCheck", func(framework.Args) (framework.Plugin, error) { return check, nil })
+			r.Register("Odd", func(framework.Args) (framework.Plugin, error) { return oddFilter{}, nil })
+			p := framework.DefaultProfile()
+			p.PercentageOfNodesToScore = tc.percentage
+			p.Score = append(p.Score, framework.WeightedPlugin{Name: "RefsCheck", Weight: 1})
+			if tc.filters {
+				p.Filter = append(p.Filter, "Odd")
+			} else {
+				p.Filter = nil
+			}
+			fw, err := framework.New(p, r, framework.WithParallelism(tc.parallelism))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				state := framework.NewCycleState()
+				pi, _ := framework.NewPodInfo(st.Pod("p", st.Requests("cpu", "100m")))
+				if _, err := fw.Schedule(context.Background(), state, pi, snap); err != nil {
+					t.Fatal(err)
+				}
+				if refs := state.Feasible(); refs.IDs != nil || refs.Gens != nil {
+					t.Errorf("after the cycle, Feasible holds %d ids", len(refs.IDs))
+				}
+			}
+			if check.calls != 3 || len(check.errors) > 0 {
+				t.Errorf("%d score calls (want 3); %v", check.calls, check.errors)
+			}
+		})
+	}
+}

@@ -63,6 +63,11 @@ type cycleScratch struct {
 	rej      []rejRange
 	workers  []workerScratch
 	scores   []int64
+
+	// The IDs and Generations of feasible and result, in the same places
+	// (CycleState.Feasible): each written by the worker that filtered the
+	// node, while the node was in its processor's cache.
+	feasibleRefs, resultRefs NodeRefs
 }
 
 type rejRange struct{ worker, lo, hi int32 }
@@ -128,8 +133,11 @@ func (sc *cycleScratch) size(n, chunks, workers, c int) {
 	if cap(sc.feasible) < n {
 		sc.feasible = make([]*NodeInfo, n)
 		sc.result = make([]*NodeInfo, 0, n)
+		sc.feasibleRefs = NodeRefs{make([]uint32, n), make([]int64, n)}
+		sc.resultRefs = NodeRefs{make([]uint32, 0, n), make([]int64, 0, n)}
 	}
 	sc.feasible = sc.feasible[:n]
+	sc.feasibleRefs.IDs, sc.feasibleRefs.Gens = sc.feasibleRefs.IDs[:n], sc.feasibleRefs.Gens[:n]
 	if cap(sc.count) < chunks {
 		sc.count = make([]int32, chunks)
 		sc.rej = make([]rejRange, chunks)
@@ -162,6 +170,7 @@ func (f *Framework) putScratch(sc *cycleScratch) {
 	clear(sc.feasible[:sc.used])
 	clear(sc.result)
 	sc.result, sc.used = sc.result[:0], 0
+	sc.resultRefs.IDs, sc.resultRefs.Gens = sc.resultRefs.IDs[:0], sc.resultRefs.Gens[:0]
 	for w := range sc.workers {
 		ws := &sc.workers[w]
 		clear(ws.rejNodes)
@@ -197,11 +206,13 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 		if cap(sc.result) < numToFind {
 			sc.result = make([]*NodeInfo, 0, numToFind)
 		}
-		out := sc.result[:0]
+		out, refs := sc.result[:0], NodeRefs{sc.resultRefs.IDs[:0], sc.resultRefs.Gens[:0]}
 		for j := range numToFind {
-			out = append(out, nodes[(start+j)%n])
+			nd := nodes[(start+j)%n]
+			out = append(out, nd)
+			refs.IDs, refs.Gens = append(refs.IDs, nd.ID), append(refs.Gens, nd.Generation)
 		}
-		sc.result = out
+		sc.result, sc.resultRefs = out, refs
 		diag.Evaluated = numToFind
 		f.nextStart.Add(uint64(numToFind))
 		return out, nil
@@ -270,6 +281,10 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 				batch = batch[:kept]
 			}
 			copy(sc.feasible[lo:], batch)
+			ids, gens := sc.feasibleRefs.IDs[lo:lo+len(batch)], sc.feasibleRefs.Gens[lo:lo+len(batch)]
+			for j, nd := range batch {
+				ids[j], gens[j] = nd.ID, nd.Generation
+			}
 			sc.count[k] = int32(len(batch))
 			sc.rej[k] = rejRange{int32(w), int32(r0), int32(len(ws.rejNodes))}
 			found.Add(int64(len(batch)))
@@ -311,7 +326,7 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 	// Chunks are handed out in order and each is finished, so the chunks
 	// done are 0..done-1.
 	done := min(int(next.Load()), chunks)
-	feasible := sc.result[:0]
+	feasible, refs := sc.result[:0], NodeRefs{sc.resultRefs.IDs[:0], sc.resultRefs.Gens[:0]}
 	nrej, nstatus := 0, 0
 	var offset [maxWorkers]uint32
 	for w := range sc.workers[:workers] {
@@ -340,6 +355,8 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 			take = take[:room]
 		}
 		feasible = append(feasible, take...)
+		refs.IDs = append(refs.IDs, sc.feasibleRefs.IDs[lo:lo+len(take)]...)
+		refs.Gens = append(refs.Gens, sc.feasibleRefs.Gens[lo:lo+len(take)]...)
 		if nrej == 0 {
 			continue
 		}
@@ -350,7 +367,7 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 			diag.rejIDs = append(diag.rejIDs, id+offset[r.worker])
 		}
 	}
-	sc.result = feasible
+	sc.result, sc.resultRefs = feasible, refs
 	diag.Evaluated = evaluated
 	f.nextStart.Add(uint64(evaluated))
 	return feasible, nil
