@@ -26,7 +26,11 @@
 //     capped there, as Kubernetes documents for its Quantity.
 //   - Canonical form: String gives the same text Kubernetes does for the same
 //     value and suffix family: "1.5" prints as "1500m", "1000" as "1k",
-//     "1536Mi" stays "1536Mi", "1.5Gi" prints as "1536Mi".
+//     "1536Mi" stays "1536Mi", "1.5Gi" prints as "1536Mi". One difference:
+//     a binary quantity that is not a whole multiple of 1024 bytes prints as
+//     decimal ("1.5Ki" as "1536", "100000000000008.789Ki" as
+//     "102400000000009k"), so that String's output parses back to the same
+//     text; Kubernetes prints the latter as "102400000000009000".
 //   - A Quantity is a small value type (no pointers), safe to copy and to
 //     share between goroutines. The zero value is 0.
 //   - The common path (at most 18 significant digits) uses int64 arithmetic

@@ -19,9 +19,12 @@ func (q Quantity) appendTo(b []byte) []byte {
 		return append(b, '0')
 	}
 	if q.f == BinarySI {
-		// Binary only for whole values of at least 1024 in magnitude;
-		// anything else prints exactly as decimal.
-		if v := q.Value(); (v >= 1024 || v <= -1024) && q.Cmp(Quantity{v: v}) == 0 {
+		// Binary only for whole multiples of 1024; anything else prints
+		// exactly as decimal. (Kubernetes prints a whole value that is
+		// not a multiple of 1024 as a plain integer, "1025" but also
+		// "102400000000009000"; that parses back as decimal and prints
+		// "102400000000009k", so it would not be the canonical form.)
+		if v := q.Value(); v%1024 == 0 && q.Cmp(Quantity{v: v}) == 0 {
 			k := 0
 			for k < len(binSuffix)-1 && v%1024 == 0 {
 				v /= 1024
