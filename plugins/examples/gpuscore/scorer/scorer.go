@@ -75,7 +75,40 @@ type GPUScore struct {
 	lastModels []int
 	haveLast   bool
 	ids        []uint32 // scratch for Score
+
+	// The pod classes seen lately (see podClass), at most maxClasses,
+	// and the last one scored.
+	classes   []*podClass
+	lastClass *podClass
+	calls     int // ScoreIDs calls, to find the least recently used class
+	built     int // calls when a table was last made; 0: never
 }
+
+// podClass is what a pod's scores depend on besides the nodes: how many
+// GPUs it wants and which models (its annotation, as sent). The pods of a
+// workload share one. A class seen a second time gets a table of every
+// node's score for it, which PrepareNode keeps up to date: scoring a pod
+// of it then reads one byte per candidate, from a few kilobytes that stay
+// in the processor's caches, rather than a hot entry and a branch or two
+// (inside WebAssembly, a trip through the function's dispatch loop).
+type podClass struct {
+	want   int64
+	ann    string
+	models []int   // the annotation's, as wantedModels has them
+	table  []uint8 // by node id, as long as hot; nil until seen twice
+	seen   int
+	used   int // GPUScore.calls when last scored
+}
+
+// maxClasses bounds the classes kept: each table costs PrepareNode a
+// score and a byte per node.
+const maxClasses = 16
+
+// buildEvery is the fewest calls between two tables made: making one
+// scores every node, ten times a call's work over 500 candidates, and
+// pods of more classes than maxClasses, in turn, would have tables made
+// and dropped all the time.
+const buildEvery = 64
 
 // New returns the plugin with its default config.
 func New() *GPUScore {
@@ -94,7 +127,9 @@ func (g *GPUScore) Configure(raw []byte) error {
 		return fmt.Errorf("config: modelWeight (%d) and binpackWeight (%d) must be 0 or more and add up to at most 100", c.ModelWeight, c.BinpackWeight)
 	}
 	g.cfg = c
-	for _, f := range g.flat { // entries made with the old weights
+	// Entries made with the old weights (their classes' tables too, as
+	// PrepareNode does each node's).
+	for _, f := range g.flat {
 		if f.node != nil {
 			g.PrepareNode(f.node)
 		}
@@ -219,6 +254,11 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 		g.hot = append(g.hot, make([]hotNode, id+1-len(g.hot))...)
 		g.devs = append(g.devs, make([]devices, id+1-len(g.devs))...)
 		g.slow = append(g.slow, make([]*summary, id+1-len(g.slow))...)
+		for _, c := range g.classes {
+			if c.table != nil {
+				c.table = append(c.table, make([]uint8, len(g.hot)-len(c.table))...)
+			}
+		}
 	}
 	d := &g.devs[id]
 	if d.node != n.Node || d.node == nil {
@@ -233,6 +273,11 @@ func (g *GPUScore) PrepareNode(n *plugin.Node) {
 	h.model = f.model
 	if f.model == slowModels {
 		g.slow[id] = g.summarize(n)
+	}
+	for _, c := range g.classes {
+		if c.table != nil {
+			c.table[id] = uint8(g.scoreNode(n.ID, c.models, c.want))
+		}
 	}
 }
 
@@ -492,7 +537,16 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 	if want == 0 {
 		return plugin.ErrSkip
 	}
-	models := g.wantedModels(pod)
+	c := g.class(pod, want)
+	if c.table != nil {
+		t := c.table
+		scores := scores[:len(ids)]
+		for i, id := range ids {
+			scores[i] = int64(t[id])
+		}
+		return nil
+	}
+	models := c.models
 	// No model wanted, or one, is the common case: a lookup in the node's
 	// hot entry, no call, no division, and no branch but the loop's (each
 	// branch taken inside Go's WebAssembly is a jump through the
@@ -550,6 +604,76 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 		}
 	}
 	return nil
+}
+
+// class returns the class of a pod that wants want GPUs, making its
+// table when the class comes a second time (and no other table was made
+// in the last buildEvery calls).
+func (g *GPUScore) class(pod *plugin.Pod, want int64) *podClass {
+	g.calls++
+	ann, _ := pod.Annotation(AnnotationModels)
+	c := g.lastClass
+	if c == nil || c.want != want || c.ann != ann {
+		c = nil
+		for _, k := range g.classes {
+			if k.want == want && k.ann == ann {
+				c = k
+				break
+			}
+		}
+		if c == nil {
+			c = g.addClass(want, ann, g.wantedModels(pod))
+		}
+		g.lastClass = c
+	}
+	c.used = g.calls
+	if c.table == nil {
+		if c.seen++; c.seen >= 2 && (g.built == 0 || g.calls-g.built >= buildEvery) {
+			g.built = g.calls
+			c.table = make([]uint8, len(g.hot))
+			for id := range c.table {
+				c.table[id] = uint8(g.scoreNode(uint32(id), c.models, c.want))
+			}
+		}
+	}
+	return c
+}
+
+// addClass adds a class, in the place of the least recently used one
+// when there are maxClasses.
+func (g *GPUScore) addClass(want int64, ann string, models []int) *podClass {
+	c := &podClass{want: want, ann: strings.Clone(ann), models: models}
+	if len(g.classes) < maxClasses {
+		g.classes = append(g.classes, c)
+		return c
+	}
+	lru := 0
+	for i, k := range g.classes {
+		if k.used < g.classes[lru].used {
+			lru = i
+		}
+	}
+	g.classes[lru] = c
+	return c
+}
+
+// scoreNode scores node id for a pod that wants want GPUs of models (any,
+// for none): what ScoreIDs computes for one candidate.
+func (g *GPUScore) scoreNode(id uint32, models []int, want int64) int64 {
+	h := &g.hot[id]
+	if h.model == slowModels || len(models) > 1 {
+		return g.scoreSlow(id, models, want)
+	}
+	w := min(want, flatGPUs)
+	switch {
+	case len(models) == 0:
+		return int64(h.any[w])
+	case h.model != int32(models[0]):
+		return int64(h.any[0]) // no device of the model free
+	case want <= flatGPUs:
+		return int64(h.match[w])
+	}
+	return int64(h.any[w]) // more than a flat node can have: no model weight
 }
 
 // scoreSlow scores a node whose flat entry does not suffice, or for a pod

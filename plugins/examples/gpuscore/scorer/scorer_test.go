@@ -50,7 +50,8 @@ func refScore(n *plugin.Node, models []string, want, modelWeight, binpackWeight 
 // their versions as pods come and go, and random pods agree with the
 // plain computation, whether the nodes' flat entries suffice or not (free
 // devices of several models, more than eight), before and after the
-// weights change.
+// weights change, and whether a pod's class has its score table yet or
+// not (35 classes come, more than maxClasses are kept).
 func TestScoreMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	models := []string{"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "NVIDIA L4"}
@@ -80,6 +81,7 @@ func TestScoreMatchesReference(t *testing.T) {
 		return v
 	}
 	modelWeight, binpackWeight := int64(60), int64(40)
+	byTable := 0
 	for round := range 20 {
 		if round == 15 {
 			if err := g.Configure([]byte(`{"modelWeight": 30, "binpackWeight": 70}`)); err != nil {
@@ -117,6 +119,12 @@ func TestScoreMatchesReference(t *testing.T) {
 			if err := g.ScoreIDs(pod, ids, scores); err != nil {
 				t.Fatal(err)
 			}
+			if g.lastClass.table != nil {
+				byTable++
+			}
+			if len(g.classes) > maxClasses {
+				t.Fatalf("%d classes kept, more than %d", len(g.classes), maxClasses)
+			}
 			out := make([]plugin.Verdict, len(nodes))
 			if err := g.Filter(pod, nodes, out); err != nil {
 				t.Fatal(err)
@@ -132,6 +140,59 @@ func TestScoreMatchesReference(t *testing.T) {
 					t.Fatalf("round %d, node %d, pod wants %d of %v: rejected %v (%v), want %v", round, i, want, wanted, out[i].Rejected, out[i].Reasons, rejected)
 				}
 			}
+		}
+	}
+	// 35 classes in random order, more than maxClasses: tables are made
+	// at most every buildEvery calls, and some dropped.
+	if byTable < 40 || byTable > 360 {
+		t.Fatalf("%d of 400 pods scored from a class's table; want some but not all", byTable)
+	}
+}
+
+// TestClassTables: a class gets its table the second time it comes, if
+// no table was made in the last buildEvery calls; at most maxClasses are
+// kept, the least recently used dropped.
+func TestClassTables(t *testing.T) {
+	g := New()
+	for i := range 100 {
+		obj := &wharfv1.Node{Status: &wharfv1.NodeStatus{Gpus: []*wharfv1.GPUDevice{{Index: 0, Model: "L4", MemoryMib: 23034}}}}
+		g.PrepareNode(&plugin.Node{ID: uint32(i), Node: obj})
+	}
+	ids := []uint32{3, 1, 4, 1, 5, 9, 2, 6}
+	scores := make([]int64, len(ids))
+	score := func(want int64) *podClass {
+		t.Helper()
+		pod := plugin.NewPod(&wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{}}, map[string]int64{resourceGPU: want})
+		if err := g.ScoreIDs(pod, ids, scores); err != nil {
+			t.Fatal(err)
+		}
+		return g.lastClass
+	}
+	if c := score(1); c.table != nil {
+		t.Fatal("a table at the first pod of a class")
+	}
+	if c := score(1); c.table == nil || len(c.table) != 100 {
+		t.Fatal("no table of every node at the second pod of a class")
+	}
+	score(2)
+	if c := score(2); c.table != nil {
+		t.Fatal("a second table within buildEvery calls")
+	}
+	for range buildEvery {
+		score(1)
+	}
+	if c := score(2); c.table == nil {
+		t.Fatalf("no table after %d calls", buildEvery)
+	}
+	for want := range int64(maxClasses + 4) {
+		score(want + 10)
+	}
+	if len(g.classes) != maxClasses {
+		t.Fatalf("%d classes kept; want %d", len(g.classes), maxClasses)
+	}
+	for _, c := range g.classes {
+		if c.want < 10 {
+			t.Fatalf("class of %d GPUs kept, not among the last %d", c.want, maxClasses)
 		}
 	}
 }
