@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,10 +17,24 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	discarded *prometheus.CounterVec
 	loaded    *prometheus.GaugeVec
+
+	// The metrics of each plugin's successful calls at each point, looked
+	// up once: the label lookup checks and hashes the label values, which
+	// on the scheduler's hot path cost as much as the host's own work.
+	mu     sync.RWMutex
+	points map[pointKey]*pointMetrics
+}
+
+type pointKey struct{ plugin, point string }
+
+type pointMetrics struct {
+	ok      prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		points: map[pointKey]*pointMetrics{},
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_plugin_calls_total",
 			Help: "Plugin calls by plugin, extension point and outcome (ok, denied, timeout, crash, bad_response, plugin_error, busy).",
@@ -66,9 +81,34 @@ func outcome(err error) string {
 }
 
 func (m *metrics) observe(plugin, point string, start time.Time, err error) {
+	took := time.Since(start).Seconds()
+	if err == nil {
+		pm := m.point(plugin, point)
+		pm.ok.Inc()
+		pm.latency.Observe(took)
+		return
+	}
 	m.calls.WithLabelValues(plugin, point, outcome(err)).Inc()
-	m.latency.WithLabelValues(plugin, point).Observe(time.Since(start).Seconds())
+	m.latency.WithLabelValues(plugin, point).Observe(took)
 	if wasm.Discarded(err) {
 		m.discarded.WithLabelValues(plugin).Inc()
 	}
+}
+
+// point returns the metrics of plugin's successful calls at point.
+func (m *metrics) point(plugin, point string) *pointMetrics {
+	k := pointKey{plugin, point}
+	m.mu.RLock()
+	pm := m.points[k]
+	m.mu.RUnlock()
+	if pm != nil {
+		return pm
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pm = m.points[k]; pm == nil {
+		pm = &pointMetrics{ok: m.calls.WithLabelValues(plugin, point, "ok"), latency: m.latency.WithLabelValues(plugin, point)}
+		m.points[k] = pm
+	}
+	return pm
 }
