@@ -39,12 +39,13 @@
 // implements and provides every export the ABI needs (docs/abi.md): the
 // version marker, the allocator, the metadata and one function per point.
 // The host keeps the nodes a Filter or Scorer sees current inside the
-// plugin; a call carries only the pod and which nodes to look at. Three
+// plugin; a call carries only the pod and which nodes to look at. Four
 // more interfaces make such a plugin cheaper: NodePreparer derives data
 // from a node once per version of it, PodSelector lets the SDK answer for
-// pods the plugin does not deal with without looking at the nodes, and
+// pods the plugin does not deal with without looking at the nodes,
 // IDScorer scores the candidates by id, from what PrepareNode kept in
-// slices indexed by it.
+// slices indexed by it, and IDByteScorer writes those scores as bytes
+// straight into the response.
 //
 // Package plugintest runs a plugin in-process in a test, and builds and
 // loads the .wasm in a test host.

@@ -26,11 +26,12 @@ type guest struct {
 	// impl as each interface it may implement, asserted once: a type
 	// assertion per call is a lookup in the runtime's itab table, code
 	// and data that a scheduling call finds cold.
-	filterer Filter
-	scorer   Scorer
-	idScorer IDScorer
-	selector PodSelector
-	preparer NodePreparer
+	filterer   Filter
+	scorer     Scorer
+	idScorer   IDScorer
+	byteScorer IDByteScorer
+	selector   PodSelector
+	preparer   NodePreparer
 
 	// nodes by id, as the host sent them (scheduler plugins), and a bit
 	// per id set where nodes has one: a call checks its candidates there,
@@ -60,6 +61,7 @@ func newGuest(info Info, impl any) (*guest, error) {
 	g.filterer, _ = impl.(Filter)
 	g.scorer, _ = impl.(Scorer)
 	g.idScorer, _ = impl.(IDScorer)
+	g.byteScorer, _ = impl.(IDByteScorer)
 	g.selector, _ = impl.(PodSelector)
 	g.preparer, _ = impl.(NodePreparer)
 	return g, nil
@@ -460,6 +462,9 @@ func (g *guest) score(b []byte) []byte {
 		return skipResponse
 	}
 	ids := g.ids
+	if bs := g.byteScorer; bs != nil {
+		return g.scoreBytes(bs, ids)
+	}
 	if cap(g.scores) < len(ids) {
 		g.scores = make([]int64, len(ids))
 	}
@@ -489,6 +494,32 @@ func (g *guest) score(b []byte) []byte {
 		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", scores[bad], g.nodes[ids[bad]].GetMetadata().GetName(), MinScore, MaxScore))
 	}
 	return g.out
+}
+
+// scoreBytes is score for an IDByteScorer: the scores go straight into
+// the response.
+func (g *guest) scoreBytes(bs IDByteScorer, ids []uint32) []byte {
+	out := protowire.AppendTag(g.out[:0], 1, protowire.BytesType)
+	out = protowire.AppendVarint(out, uint64(len(ids)))
+	n := len(out)
+	out = append(out, make([]byte, len(ids))...)
+	g.out = out
+	dst := out[n : n+len(ids)]
+	err := bs.ScoreIDBytes(&g.pod, ids, dst)
+	if g.pod.err != nil { // the plugin saw a pod it could not decode
+		err = g.pod.err
+	}
+	switch {
+	case err == nil:
+	case err == ErrSkip || errors.Is(err, ErrSkip):
+		return skipResponse
+	default:
+		return errorResponse(abi.ExportScore, err.Error())
+	}
+	if bad := overMaxScore(dst); bad >= 0 {
+		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", dst[bad], g.nodes[ids[bad]].GetMetadata().GetName(), MinScore, MaxScore))
+	}
+	return out
 }
 
 func (g *guest) admit(b []byte, mutate bool) []byte {

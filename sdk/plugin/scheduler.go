@@ -280,6 +280,20 @@ type IDScorer interface {
 	ScoreIDs(pod *Pod, ids []uint32, scores []int64) error
 }
 
+// IDByteScorer is implemented by an IDScorer that can write its scores as
+// bytes: the SDK then calls ScoreIDBytes instead of ScoreIDs, with out in
+// the call's response, where every score from 0 to 100 is the one byte it
+// encodes to. A call over hundreds of candidates then skips a pass to
+// encode them and the 8 bytes each of a []int64.
+//
+// ScoreIDBytes writes a score from 0 to 100 for ids[i] into out[i]; out
+// arrives all zero. ErrSkip and errors are as for Score. ScoreIDs must
+// still work (plugintest and a plugin compiled into a host call it).
+type IDByteScorer interface {
+	IDScorer
+	ScoreIDBytes(pod *Pod, ids []uint32, out []byte) error
+}
+
 // NodePreparer is implemented by a Filter or Scorer that derives data from
 // each node (into Node.Scratch) once per version of the node: the SDK calls
 // PrepareNode when the host sends the node, outside any scheduling call's

@@ -297,6 +297,28 @@ func appendScores(buf []byte, scores []int64) (out []byte, bad int) {
 	return buf, -1
 }
 
+// overMaxScore returns the index of the first byte of scores over
+// MaxScore, or -1. Eight at a time: adding 27 to a byte sets its top bit
+// when it is 101 or more (and one of 128 or more has it already); a carry
+// from a byte of 229 or more can only flag the next byte too, which the
+// byte-by-byte pass then clears.
+func overMaxScore(scores []byte) int {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(scores); i += 8 {
+		x := binary.LittleEndian.Uint64(scores[i:])
+		if ((x+(127-MaxScore)*ones)|x)&tops != 0 {
+			break
+		}
+	}
+	for ; i < len(scores); i++ {
+		if scores[i] > MaxScore {
+			return i
+		}
+	}
+	return -1
+}
+
 // verdictEncoder encodes FilterResponse.rejected entries. Filters reject
 // many nodes for the same reasons (often the same []string): the encoding
 // of the reasons is reused while they repeat.

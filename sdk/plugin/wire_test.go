@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -304,6 +305,109 @@ func TestScoreIDs(t *testing.T) {
 	}
 	if impl.byNodes != 0 {
 		t.Errorf("Score called %d times; want ScoreIDs only", impl.byNodes)
+	}
+}
+
+// byteScorer scores a node by its id, as bytes; over is a score to give
+// node 7 instead.
+type byteScorer struct {
+	idScorer
+	over  byte
+	bytes int
+}
+
+func (s *byteScorer) ScoreIDBytes(pod *Pod, ids []uint32, out []byte) error {
+	s.bytes++
+	if pod.Name() == "skip" {
+		return ErrSkip
+	}
+	for i, id := range ids {
+		if out[i] != 0 {
+			return fmt.Errorf("out[%d] arrived as %d, not zero", i, out[i])
+		}
+		out[i] = byte(id % 100)
+		if id == 7 && s.over != 0 {
+			out[i] = s.over
+		}
+	}
+	return nil
+}
+
+// TestScoreIDBytes: an IDByteScorer's scores go into the response as they
+// are, over nodes the guest holds; a score over 100 fails the call,
+// naming the node; ErrSkip skips.
+func TestScoreIDBytes(t *testing.T) {
+	impl := &byteScorer{}
+	g, err := newGuest(Info{Name: "bytes", Version: "1"}, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &pluginv1.NodeUpdate{Reset_: true}
+	var all []uint32
+	for id := range uint32(300) {
+		up.Upserts = append(up.Upserts, &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}})
+		all = append(all, (id*7)%300)
+	}
+	b, _ := proto.Marshal(up)
+	g.Call(abi.ExportNodes, b)
+	score := func(name string, ids ...uint32) *pluginv1.ScoreResponse {
+		t.Helper()
+		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids})
+		resp := &pluginv1.ScoreResponse{}
+		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for range 2 { // the second time in the buffers of the first
+		resp := score("p", all...)
+		if len(resp.GetScores()) != len(all) || resp.GetError() != "" {
+			t.Fatalf("%d scores, error %q; want %d", len(resp.GetScores()), resp.GetError(), len(all))
+		}
+		for i, id := range all {
+			if resp.GetScores()[i] != int64(id%100) {
+				t.Fatalf("score %d of node %d; want %d", resp.GetScores()[i], id, id%100)
+			}
+		}
+	}
+	if resp := score("p", 3, 301); !strings.Contains(resp.GetError(), "node id 301 is unknown") {
+		t.Errorf("error %q, want node id 301 unknown", resp.GetError())
+	}
+	if resp := score("skip", 3, 7); !resp.GetSkip() || len(resp.GetScores()) != 0 {
+		t.Errorf("ErrSkip answered %v; want skip", resp)
+	}
+	for _, over := range []byte{101, 128, 255} {
+		impl.over = over
+		if resp := score("p", all...); !strings.Contains(resp.GetError(), fmt.Sprintf(`score %d for node "n7" is outside [0, 100]`, over)) {
+			t.Errorf("score %d: error %q, want it named", over, resp.GetError())
+		}
+	}
+	if impl.byNodes != 0 || impl.bytes != 6 {
+		t.Errorf("Score called %d times, ScoreIDBytes %d; want ScoreIDBytes only", impl.byNodes, impl.bytes)
+	}
+}
+
+// TestOverMaxScore: the first byte over MaxScore is found wherever it is,
+// whatever comes before and after (bytes that carry into the next one
+// when the check takes eight at a time).
+func TestOverMaxScore(t *testing.T) {
+	for n := range 20 {
+		for pos := -1; pos < n; pos++ {
+			for _, bad := range []byte{101, 127, 128, 229, 255} {
+				for _, fill := range []byte{0, 99, 100} {
+					b := bytes.Repeat([]byte{fill}, n)
+					if pos >= 0 {
+						b[pos] = bad
+						if pos+1 < n {
+							b[pos+1] = 255 // after the first: must not hide it
+						}
+					}
+					if got := overMaxScore(b); got != pos {
+						t.Fatalf("%v: %d; want %d", b, got, pos)
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -17,19 +17,21 @@ import (
 // candidates as plugin.Nodes made straight from the NodeInfos (made again,
 // and prepared, when a NodeInfo's generation changes), with nothing
 // encoded and no sandbox, and asks a PodSelector first and scores an
-// IDScorer by id, as the SDK does. It is what ScheduleWASM measures the same
-// scorer's WebAssembly module against.
+// IDScorer by id (an IDByteScorer into bytes), as the SDK does. It is what
+// ScheduleWASM measures the same scorer's WebAssembly module against.
 type nativeScore struct {
 	name string
 	s    plugin.Scorer
 	prep plugin.NodePreparer // nil when the scorer has none
 	sel  plugin.PodSelector  // nil when the scorer has none
 	ids  plugin.IDScorer     // nil when the scorer has none
+	byts plugin.IDByteScorer // nil when the scorer has none
 
 	mu    sync.Mutex   // a plugin is single-threaded
 	nodes []nativeNode // by NodeInfo.ID
 	cand  []*plugin.Node
 	idBuf []uint32
+	out   []byte
 }
 
 // nativeNode is the plugin.Node made from a NodeInfo (ptr) at a
@@ -47,6 +49,7 @@ func newNativeScore(name string, s plugin.Scorer) *nativeScore {
 	p.prep, _ = s.(plugin.NodePreparer)
 	p.sel, _ = s.(plugin.PodSelector)
 	p.ids, _ = s.(plugin.IDScorer)
+	p.byts, _ = s.(plugin.IDByteScorer)
 	return p
 }
 
@@ -82,9 +85,19 @@ func (p *nativeScore) Score(_ context.Context, _ *framework.CycleState, pi *fram
 	}
 	p.cand, p.idBuf = cand, ids
 	var err error
-	if p.ids != nil { // as the SDK calls it
+	switch { // as the SDK calls it
+	case p.byts != nil:
+		out := p.out[:0]
+		out = append(out, make([]byte, len(ids))...)
+		if err = p.byts.ScoreIDBytes(pod, ids, out); err == nil {
+			for i, v := range out { // as the host decodes them
+				scores[i] = int64(v)
+			}
+		}
+		p.out = out
+	case p.ids != nil:
 		err = p.ids.ScoreIDs(pod, ids, scores)
-	} else {
+	default:
 		err = p.s.Score(pod, cand, scores)
 	}
 	clear(cand) // keep no nodes alive for the garbage collector

@@ -50,9 +50,9 @@ type config struct {
 }
 
 // GPUScore is the plugin: a plugin.Filter, plugin.Scorer (and
-// plugin.IDScorer), plugin.PodSelector, plugin.NodePreparer and
-// plugin.Configurer. Like any plugin it is not safe for concurrent use (the
-// host runs each instance single-threaded).
+// plugin.IDScorer, plugin.IDByteScorer), plugin.PodSelector,
+// plugin.NodePreparer and plugin.Configurer. Like any plugin it is not
+// safe for concurrent use (the host runs each instance single-threaded).
 type GPUScore struct {
 	cfg config
 	// Models are compared as small integers: each model name
@@ -75,6 +75,7 @@ type GPUScore struct {
 	lastModels []int
 	haveLast   bool
 	ids        []uint32 // scratch for Score
+	bytes      []byte   // scratch for ScoreIDs
 
 	// The pod classes seen lately (see podClass), at most maxClasses,
 	// and the last one scored.
@@ -530,19 +531,34 @@ func (g *GPUScore) Score(pod *plugin.Pod, nodes []*plugin.Node, scores []int64) 
 	return g.ScoreIDs(pod, ids, scores)
 }
 
-// ScoreIDs implements plugin.IDScorer: Score over the candidates' flat
-// entries.
+// ScoreIDs implements plugin.IDScorer: ScoreIDBytes, widened.
 func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error {
+	if cap(g.bytes) < len(ids) {
+		g.bytes = make([]byte, len(ids))
+	}
+	out := g.bytes[:len(ids)]
+	if err := g.ScoreIDBytes(pod, ids, out); err != nil {
+		return err
+	}
+	for i, v := range out {
+		scores[i] = int64(v)
+	}
+	return nil
+}
+
+// ScoreIDBytes implements plugin.IDByteScorer: Score over the candidates'
+// entries in their class's table, or else their hot entries, into the
+// response.
+func (g *GPUScore) ScoreIDBytes(pod *plugin.Pod, ids []uint32, out []byte) error {
 	want := pod.Request(resourceGPU)
 	if want == 0 {
 		return plugin.ErrSkip
 	}
 	c := g.class(pod, want)
-	if c.table != nil {
-		t := c.table
-		scores := scores[:len(ids)]
+	if t := c.table; t != nil {
+		out := out[:len(ids)]
 		for i, id := range ids {
-			scores[i] = int64(t[id])
+			out[i] = t[id]
 		}
 		return nil
 	}
@@ -560,12 +576,12 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 		for i, id := range ids {
 			h := &hot[id]
 			slow = slow || h.model == slowModels
-			scores[i] = int64(h.any[w])
+			out[i] = h.any[w]
 		}
 	case 1:
 		one := int32(models[0])
 		if want <= flatGPUs {
-			scores := scores[:len(ids)]
+			out := out[:len(ids)]
 			for i, id := range ids {
 				h := &hot[id]
 				m := h.model
@@ -576,7 +592,7 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 				if m == slowModels {
 					slow = true
 				}
-				scores[i] = int64(v)
+				out[i] = v
 			}
 		} else {
 			// Wanting more than a flat node can have: no model weight.
@@ -587,19 +603,19 @@ func (g *GPUScore) ScoreIDs(pod *plugin.Pod, ids []uint32, scores []int64) error
 				if h.model != one {
 					v = h.any[0]
 				}
-				scores[i] = int64(v)
+				out[i] = v
 			}
 		}
 	default:
 		for i, id := range ids {
-			scores[i] = g.scoreSlow(id, models, want)
+			out[i] = uint8(g.scoreSlow(id, models, want))
 		}
 		return nil
 	}
 	if slow {
 		for i, id := range ids {
 			if hot[id].model == slowModels {
-				scores[i] = g.scoreSlow(id, models, want)
+				out[i] = uint8(g.scoreSlow(id, models, want))
 			}
 		}
 	}
