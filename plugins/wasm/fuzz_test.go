@@ -55,6 +55,13 @@ func FuzzDecodeScoreResponse(f *testing.F) {
 		}
 		scores := make([]int64, n)
 		skip, err := wasm.DecodeScores(b, scores)
+		if err == nil && !skip {
+			for i, s := range scores {
+				if s < 0 || s > 100 {
+					t.Fatalf("score %d of node #%d accepted; want it refused", s, i)
+				}
+			}
+		}
 		want := &pluginv1.ScoreResponse{}
 		if err != nil || proto.Unmarshal(b, want) != nil {
 			return

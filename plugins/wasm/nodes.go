@@ -576,6 +576,7 @@ func decodeScores(b []byte, scores []int64) (skip bool, err error) {
 		return false, fmt.Errorf("%w: %s: %s", ErrBadResponse, abi.ExportScore, fmt.Sprintf(format, args...))
 	}
 	n := 0
+	inRange := false // every score was checked to be in [0, 100]
 	for len(b) > 0 {
 		num, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
@@ -590,14 +591,15 @@ func decodeScores(b []byte, scores []int64) (skip bool, err error) {
 			}
 			b = b[l:]
 			if n == 0 && len(packed) == len(scores) {
-				// Every score in one byte, as scores 0 to 100 are.
+				// Every score in one byte, as scores 0 to 100 are, and
+				// checked here.
 				ok := true
 				for i, c := range packed {
-					ok = ok && c < 0x80
+					ok = ok && c <= 100
 					scores[i] = int64(c)
 				}
 				if ok {
-					n = len(scores)
+					n, inRange = len(scores), true
 					continue
 				}
 			}
@@ -645,6 +647,9 @@ func decodeScores(b []byte, scores []int64) (skip bool, err error) {
 	}
 	if n != len(scores) {
 		return bad("%d scores for %d nodes", n, len(scores))
+	}
+	if inRange {
+		return false, nil
 	}
 	for i, v := range scores {
 		if v < 0 || v > 100 {
