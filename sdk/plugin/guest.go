@@ -479,21 +479,35 @@ func (g *guest) score(b []byte) []byte {
 		}
 		err = s.Score(&g.pod, nodes, scores)
 	}
+	if resp := g.scoreFailed(err); resp != nil {
+		return resp
+	}
+	var bad int
+	if g.out, bad = appendScores(g.out[:0], scores); bad >= 0 {
+		return g.badScore(scores[bad], ids[bad])
+	}
+	return g.out
+}
+
+// scoreFailed is the response to a score call whose scorer returned err
+// (nil: none, send the scores).
+func (g *guest) scoreFailed(err error) []byte {
 	if g.pod.err != nil { // the plugin saw a pod it could not decode
 		err = g.pod.err
 	}
 	switch {
 	case err == nil:
+		return nil
 	case err == ErrSkip || errors.Is(err, ErrSkip):
 		return skipResponse
-	case err != nil:
-		return errorResponse(abi.ExportScore, err.Error())
 	}
-	var bad int
-	if g.out, bad = appendScores(g.out[:0], scores); bad >= 0 {
-		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", scores[bad], g.nodes[ids[bad]].GetMetadata().GetName(), MinScore, MaxScore))
-	}
-	return g.out
+	return errorResponse(abi.ExportScore, err.Error())
+}
+
+// badScore is the response to a score call that gave node id a score
+// outside [MinScore, MaxScore].
+func (g *guest) badScore(score int64, id uint32) []byte {
+	return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", score, g.nodes[id].GetMetadata().GetName(), MinScore, MaxScore))
 }
 
 // scoreBytes is score for an IDByteScorer: the scores go straight into
@@ -505,19 +519,11 @@ func (g *guest) scoreBytes(bs IDByteScorer, ids []uint32) []byte {
 	out = append(out, make([]byte, len(ids))...)
 	g.out = out
 	dst := out[n : n+len(ids)]
-	err := bs.ScoreIDBytes(&g.pod, ids, dst)
-	if g.pod.err != nil { // the plugin saw a pod it could not decode
-		err = g.pod.err
-	}
-	switch {
-	case err == nil:
-	case err == ErrSkip || errors.Is(err, ErrSkip):
-		return skipResponse
-	default:
-		return errorResponse(abi.ExportScore, err.Error())
+	if resp := g.scoreFailed(bs.ScoreIDBytes(&g.pod, ids, dst)); resp != nil {
+		return resp
 	}
 	if bad := overMaxScore(dst); bad >= 0 {
-		return errorResponse(abi.ExportScore, fmt.Sprintf("score %d for node %q is outside [%d, %d]", dst[bad], g.nodes[ids[bad]].GetMetadata().GetName(), MinScore, MaxScore))
+		return g.badScore(int64(dst[bad]), ids[bad])
 	}
 	return out
 }
