@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -384,6 +385,73 @@ func TestScoreIDBytes(t *testing.T) {
 	}
 	if impl.byNodes != 0 || impl.bytes != 6 {
 		t.Errorf("Score called %d times, ScoreIDBytes %d; want ScoreIDBytes only", impl.byNodes, impl.bytes)
+	}
+}
+
+// TestCheckIDs: the id check agrees with the nodes the guest holds,
+// whether they leave no gap below the highest id (the check then compares
+// ids with the count, eight at a time) or do, through upserts, accounting,
+// removals and resets.
+func TestCheckIDs(t *testing.T) {
+	g, err := newGuest(Info{Name: "ids", Version: "1"}, &idScorer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	apply := func(up *pluginv1.NodeUpdate) {
+		t.Helper()
+		b, _ := proto.Marshal(up)
+		if err := g.applyNodes(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node := func(id uint32) *pluginv1.SchedulerNode {
+		return &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}}
+	}
+	dense := 0
+	for round := range 200 {
+		up := &pluginv1.NodeUpdate{Reset_: round%50 == 0}
+		span := 100 // ids from 0 to 99, or beyond now and then
+		if rng.IntN(8) == 0 {
+			span = 120
+		}
+		for range rng.IntN(20) {
+			up.Upserts = append(up.Upserts, node(uint32(rng.IntN(span))))
+		}
+		if round%2 == 0 {
+			for id := range uint32(max(100, len(g.nodes))) {
+				up.Upserts = append(up.Upserts, node(id)) // no gap
+			}
+		}
+		if rng.IntN(4) == 0 {
+			up.Removed = append(up.Removed, uint32(rng.IntN(130)))
+		}
+		apply(up)
+		if held := g.node(0); held != nil {
+			apply(&pluginv1.NodeUpdate{Accounting: []*pluginv1.NodeAccounting{{Id: 0, Requested: map[string]int64{"cpu": int64(round)}}}})
+		}
+		if g.held == len(g.nodes) {
+			dense++
+		}
+		for range 20 {
+			ids := make([]uint32, rng.IntN(40))
+			for i := range ids {
+				ids[i] = uint32(rng.IntN(len(g.nodes) + 2))
+				if rng.IntN(50) == 0 {
+					ids[i] = 1<<31 + ids[i]
+				}
+			}
+			want := true
+			for _, id := range ids {
+				want = want && g.node(id) != nil
+			}
+			if err := g.checkIDs(ids); (err == nil) != want {
+				t.Fatalf("round %d, %d of %d ids held (no gap: %v), ids %v: error %v; want ok %v", round, g.held, len(g.nodes), g.held == len(g.nodes), ids, err, want)
+			}
+		}
+	}
+	if dense < 40 || dense > 180 {
+		t.Fatalf("%d of 200 rounds with no gap; want both kinds", dense)
 	}
 }
 
