@@ -81,7 +81,7 @@ type GPUScore struct {
 	// and the last one scored.
 	classes   []*podClass
 	lastClass *podClass
-	calls     int // ScoreIDs calls, to find the least recently used class
+	calls     int // score calls, to find the least recently used class
 	built     int // calls when a table was last made; 0: never
 }
 
