@@ -262,6 +262,22 @@ func (s *idScorer) ScoreIDs(pod *Pod, ids []uint32, scores []int64) error {
 	return nil
 }
 
+// namedNode is a SchedulerNode with id, named n<id>.
+func namedNode(id uint32) *pluginv1.SchedulerNode {
+	return &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}}
+}
+
+// callScore runs a score call on g and decodes its response.
+func callScore(t *testing.T, g *guest, req *pluginv1.ScoreRequest) *pluginv1.ScoreResponse {
+	t.Helper()
+	b, _ := proto.Marshal(req)
+	resp := &pluginv1.ScoreResponse{}
+	if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // TestScoreIDs: an IDScorer is scored by id, and only over ids of nodes
 // the guest holds.
 func TestScoreIDs(t *testing.T) {
@@ -272,18 +288,13 @@ func TestScoreIDs(t *testing.T) {
 	}
 	up := &pluginv1.NodeUpdate{Reset_: true}
 	for _, id := range []uint32{3, 7, 200} {
-		up.Upserts = append(up.Upserts, &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}})
+		up.Upserts = append(up.Upserts, namedNode(id))
 	}
 	b, _ := proto.Marshal(up)
 	g.Call(abi.ExportNodes, b)
 	score := func(ids ...uint32) *pluginv1.ScoreResponse {
 		t.Helper()
-		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{}, Nodes: ids})
-		resp := &pluginv1.ScoreResponse{}
-		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return callScore(t, g, &pluginv1.ScoreRequest{Pod: &wharfv1.Pod{}, Nodes: ids})
 	}
 	if got := score(200, 3, 7).GetScores(); fmt.Sprint(got) != "[0 3 7]" {
 		t.Errorf("scores %v, want [0 3 7]", got)
@@ -346,19 +357,14 @@ func TestScoreIDBytes(t *testing.T) {
 	up := &pluginv1.NodeUpdate{Reset_: true}
 	var all []uint32
 	for id := range uint32(300) {
-		up.Upserts = append(up.Upserts, &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}})
+		up.Upserts = append(up.Upserts, namedNode(id))
 		all = append(all, (id*7)%300)
 	}
 	b, _ := proto.Marshal(up)
 	g.Call(abi.ExportNodes, b)
 	score := func(name string, ids ...uint32) *pluginv1.ScoreResponse {
 		t.Helper()
-		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids})
-		resp := &pluginv1.ScoreResponse{}
-		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return callScore(t, g, &pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids})
 	}
 	for range 2 { // the second time in the buffers of the first
 		resp := score("p", all...)
@@ -405,9 +411,6 @@ func TestCheckIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	node := func(id uint32) *pluginv1.SchedulerNode {
-		return &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}}
-	}
 	dense := 0
 	for round := range 200 {
 		up := &pluginv1.NodeUpdate{Reset_: round%50 == 0}
@@ -416,11 +419,11 @@ func TestCheckIDs(t *testing.T) {
 			span = 120
 		}
 		for range rng.IntN(20) {
-			up.Upserts = append(up.Upserts, node(uint32(rng.IntN(span))))
+			up.Upserts = append(up.Upserts, namedNode(uint32(rng.IntN(span))))
 		}
 		if round%2 == 0 {
 			for id := range uint32(max(100, len(g.nodes))) {
-				up.Upserts = append(up.Upserts, node(id)) // no gap
+				up.Upserts = append(up.Upserts, namedNode(id)) // no gap
 			}
 		}
 		if rng.IntN(4) == 0 {
@@ -524,12 +527,7 @@ func TestInlineNodeUpdate(t *testing.T) {
 	}
 	score := func(name string, up *pluginv1.NodeUpdate, ids ...uint32) *pluginv1.ScoreResponse {
 		t.Helper()
-		b, _ := proto.Marshal(&pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids, NodeUpdate: up})
-		resp := &pluginv1.ScoreResponse{}
-		if err := proto.Unmarshal(g.Call(abi.ExportScore, b), resp); err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return callScore(t, g, &pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids, NodeUpdate: up})
 	}
 	if got := score("mine", &pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{node(1, 1000), node(2, 2000)}}, 2, 1); fmt.Sprint(got.GetScores()) != "[2 1]" || got.GetError() != "" {
 		t.Fatalf("first call: %v, want scores [2 1] from the nodes it carried", got)

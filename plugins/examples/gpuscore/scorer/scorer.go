@@ -674,7 +674,8 @@ func (g *GPUScore) addClass(want int64, ann string, models []int) *podClass {
 }
 
 // scoreNode scores node id for a pod that wants want GPUs of models (any,
-// for none): what ScoreIDs computes for one candidate.
+// for none): what ScoreIDBytes computes for one candidate without a
+// table (its loops take the cases apart once per call, not per node).
 func (g *GPUScore) scoreNode(id uint32, models []int, want int64) int64 {
 	h := &g.hot[id]
 	if h.model == slowModels || len(models) > 1 {
