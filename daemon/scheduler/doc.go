@@ -42,6 +42,9 @@
 // or a member does not fit at all, every waiting member's reservation is
 // released, the pods go back to the queue, and FailedScheduling events
 // (message "GangTimeout: ..." on timeout) go to the pods and the group.
+// A member tried before the loop had its group was turned away for that
+// alone: when the group arrives it goes back with no back-off, in its first
+// place in line (queue.Ungate).
 //
 // # What it writes
 //

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	wharfv1 "github.com/wharfhq/wharf/api/wharf/v1"
 	"github.com/wharfhq/wharf/daemon/scheduler"
@@ -84,14 +85,20 @@ func TestGangAllOrNothing(t *testing.T) {
 func TestGangTimeout(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, sim.Config{Nodes: 1, CPU: "2"}, "")
-	if _, err := cl.c.PodGroups().Create(cl.ctx(), podGroup("g", 3, 1)); err != nil {
+	if _, err := cl.c.PodGroups().Create(cl.ctx(), podGroup("g", 3, 2)); err != nil {
 		t.Fatal(err)
 	}
-	cl.create(member("g", "m-0", requests("cpu", "500m")), member("g", "m-1", requests("cpu", "500m")))
-	// The reservations fill 1 of 2 cpus: a 1.5-cpu pod waits for them.
+	cl.create(member("g", "m-0", requests("cpu", "500m")))
+	// The scheduler watches pods and groups apart: once it has the group,
+	// m-0 is ahead of any pod created from here on.
+	cl.knowsGroup("m-0")
+	cl.create(member("g", "m-1", requests("cpu", "500m")))
+	// The reservations fill 1 of 2 cpus: a 1.5-cpu pod waits for them. (The
+	// event, not the condition: once the gang times out, other is bound.)
+	const insufficient = "0/1 nodes are available: 1 Insufficient cpu."
 	cl.create(newPod("other", requests("cpu", "1500m")))
-	if msg := cl.unschedulable("other"); msg != "0/1 nodes are available: 1 Insufficient cpu." {
-		t.Errorf("other: %q", msg)
+	if ev := cl.event("Pod", "other", scheduler.ReasonFailedScheduling, insufficient); ev.GetMessage() != insufficient {
+		t.Errorf("other: %q", ev.GetMessage())
 	}
 	for _, n := range []string{"m-0", "m-1"} {
 		ev := cl.event("Pod", n, scheduler.ReasonFailedScheduling, scheduler.GangTimeoutPrefix)
@@ -121,6 +128,22 @@ func TestGangTimeout(t *testing.T) {
 	for i := range 3 {
 		cl.bound(fmt.Sprint("m-", i))
 	}
+}
+
+// knowsGroup waits until the scheduler has the PodGroup of member name.
+func (cl *cluster) knowsGroup(name string) {
+	cl.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	var last string
+	for time.Now().Before(deadline) {
+		e, err := cl.explain(name)
+		if err == nil && e.GetPodRejectedBy() == "" {
+			return
+		}
+		last = fmt.Sprint(e.GetPodReasons(), err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	cl.t.Fatalf("the scheduler never had the group of %s: %s", name, last)
 }
 
 // A member whose PodGroup does not exist is unschedulable until the group

@@ -258,6 +258,32 @@ func (q *queue) MoveIf(now time.Time, match func(*queuedPod) bool) int {
 	return n
 }
 
+// Ungate moves the unschedulable pods match selects back as though their
+// last attempt had not happened. That attempt found an object the pod
+// needs (its PodGroup) missing from the scheduler's view, which the watches
+// deliver in no order across kinds; it said nothing about room. So it costs
+// no back-off, and the pod takes its first place in line again, ahead of
+// pods created after it.
+func (q *queue) Ungate(now time.Time, match func(*queuedPod) bool) int {
+	n := 0
+	for key, qp := range q.unsched {
+		if !match(qp) {
+			continue
+		}
+		delete(q.unsched, key)
+		qp.attempts = max(qp.attempts-1, 0)
+		if now.Before(qp.backoffUntil()) {
+			qp.where = inBackoff
+			heap.Push(&q.backoff, qp)
+		} else {
+			qp.where, qp.ts = inActive, qp.added
+			heap.Push(&q.active, qp)
+		}
+		n++
+	}
+	return n
+}
+
 // FlushUnschedulable moves pods unschedulable for UnschedulableTimeout.
 func (q *queue) FlushUnschedulable(now time.Time) int {
 	return q.MoveIf(now, func(qp *queuedPod) bool { return !now.Before(qp.unschedAt.Add(UnschedulableTimeout)) })

@@ -171,6 +171,60 @@ func TestQueueUnschedulable(t *testing.T) {
 	}
 }
 
+// A pod turned away only because its PodGroup had not arrived yet goes
+// back at once when it arrives, ahead of pods created after it; a pod that
+// had failed before still waits out the back-off of its earlier failures.
+func TestQueueUngate(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	member := func(name string) *wharfv1.Pod {
+		p := qpod(name, 0)
+		p.Metadata.Labels = map[string]string{"group": "g"}
+		return p
+	}
+	inGroup := func(qp *queuedPod) bool { return qp.pod.GetMetadata().GetLabels()["group"] == "g" }
+
+	q := newQueue()
+	q.Add("default/m", member("m"), t0)
+	q.Requeue(q.Pop(t0), true, t0) // turned away: no group yet
+	t1 := t0.Add(10 * time.Millisecond)
+	q.Add("default/later", qpod("later", 0), t1)
+	q.Add("default/other", member("other"), t1)
+	q.Requeue(q.Pop(t1), false, t1) // "later": an error, backing off
+	q.Requeue(q.Pop(t1), true, t1)  // "other": turned away
+	if n := q.Ungate(t1, inGroup); n != 2 {
+		t.Fatalf("Ungate moved %d, want 2", n)
+	}
+	if got := popAll(q, t1); !slices.Equal(got, []string{"m", "other"}) {
+		t.Errorf("popped %v after the group arrived, want [m other]", got)
+	}
+
+	// A member that had failed once before (its back-off, 1s, counts
+	// again) waits it out.
+	q = newQueue()
+	q.Add("default/m", member("m"), t0)
+	q.Requeue(q.Pop(t0), false, t0)
+	t1 = t0.Add(time.Second)
+	q.Requeue(q.Pop(t1), true, t1)
+	q.Ungate(t1, inGroup)
+	if got := q.Pop(t1.Add(999 * time.Millisecond)); got != nil {
+		t.Errorf("popped %s within the back-off of its earlier failure", got.key)
+	}
+	if got := q.Pop(t1.Add(time.Second)); got == nil {
+		t.Error("not popped when the back-off of its earlier failure ended")
+	}
+	// Pods the match leaves out stay.
+	q = newQueue()
+	q.Add("default/x", qpod("x", 0), t0)
+	q.Requeue(q.Pop(t0), true, t0)
+	if n := q.Ungate(t0, inGroup); n != 0 {
+		t.Errorf("Ungate moved %d pods outside the group", n)
+	}
+	if _, _, u := q.Counts(); u != 1 {
+		t.Errorf("%d unschedulable, want 1", u)
+	}
+}
+
 func TestQueueDeleteAndReAdd(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)

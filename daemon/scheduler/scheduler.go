@@ -447,7 +447,9 @@ func (s *Scheduler) apply(d *delta, now time.Time) (move bool) {
 		isNew := g.obj == nil
 		g.obj = d.group
 		if isNew {
-			s.q.MoveIf(now, func(qp *queuedPod) bool { return podGroupKey(qp.pod) == g.key })
+			// Its members tried before it arrived were turned away for
+			// want of it alone.
+			s.q.Ungate(now, func(qp *queuedPod) bool { return podGroupKey(qp.pod) == g.key })
 		}
 	case deltaGroupDelete:
 		if g := s.gangs[objKey(d.group.GetMetadata())]; g != nil {
