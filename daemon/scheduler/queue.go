@@ -44,7 +44,10 @@ type queuedPod struct {
 	ts          time.Time // entered the active queue: FIFO within a priority
 	attempts    int
 	lastAttempt time.Time
-	unschedAt   time.Time // entered the unschedulable set
+	// groupMissing: the last attempt was made without the pod's PodGroup
+	// in the scheduler's view (see Ungate).
+	groupMissing bool
+	unschedAt    time.Time // entered the unschedulable set
 
 	where where
 	index int // in its heap
@@ -258,20 +261,20 @@ func (q *queue) MoveIf(now time.Time, match func(*queuedPod) bool) int {
 	return n
 }
 
-// Ungate moves the unschedulable pods match selects back as though their
-// last attempt had not happened. That attempt found an object the pod
-// needs (its PodGroup) missing from the scheduler's view, which the watches
-// deliver in no order across kinds; it said nothing about room. So it costs
-// no back-off, and the pod takes its first place in line again, ahead of
-// pods created after it.
+// Ungate moves the unschedulable pods match selects whose last attempt
+// was made without their PodGroup (groupMissing) back as though that
+// attempt had not happened. The watches deliver pods and groups in no
+// order across kinds, so a member can come before its group; being turned
+// away for that said nothing about room. So it costs no back-off, and the
+// pod takes its first place in line again, ahead of pods created after it.
 func (q *queue) Ungate(now time.Time, match func(*queuedPod) bool) int {
 	n := 0
 	for key, qp := range q.unsched {
-		if !match(qp) {
+		if !qp.groupMissing || !match(qp) {
 			continue
 		}
 		delete(q.unsched, key)
-		qp.attempts = max(qp.attempts-1, 0)
+		qp.attempts, qp.groupMissing = max(qp.attempts-1, 0), false
 		if now.Before(qp.backoffUntil()) {
 			qp.where = inBackoff
 			heap.Push(&q.backoff, qp)

@@ -183,15 +183,22 @@ func TestQueueUngate(t *testing.T) {
 		return p
 	}
 	inGroup := func(qp *queuedPod) bool { return qp.pod.GetMetadata().GetLabels()["group"] == "g" }
+	// turnedAway pops the first active pod and puts it back unschedulable,
+	// tried without its group or not.
+	turnedAway := func(q *queue, now time.Time, groupMissing bool) {
+		qp := q.Pop(now)
+		qp.groupMissing = groupMissing
+		q.Requeue(qp, true, now)
+	}
 
 	q := newQueue()
 	q.Add("default/m", member("m"), t0)
-	q.Requeue(q.Pop(t0), true, t0) // turned away: no group yet
+	turnedAway(q, t0, true)
 	t1 := t0.Add(10 * time.Millisecond)
 	q.Add("default/later", qpod("later", 0), t1)
-	q.Add("default/other", member("other"), t1)
+	q.Add("default/other", member("other"), t1.Add(time.Millisecond))
 	q.Requeue(q.Pop(t1), false, t1) // "later": an error, backing off
-	q.Requeue(q.Pop(t1), true, t1)  // "other": turned away
+	turnedAway(q, t1, true)         // "other"
 	if n := q.Ungate(t1, inGroup); n != 2 {
 		t.Fatalf("Ungate moved %d, want 2", n)
 	}
@@ -205,7 +212,7 @@ func TestQueueUngate(t *testing.T) {
 	q.Add("default/m", member("m"), t0)
 	q.Requeue(q.Pop(t0), false, t0)
 	t1 = t0.Add(time.Second)
-	q.Requeue(q.Pop(t1), true, t1)
+	turnedAway(q, t1, true)
 	q.Ungate(t1, inGroup)
 	if got := q.Pop(t1.Add(999 * time.Millisecond)); got != nil {
 		t.Errorf("popped %s within the back-off of its earlier failure", got.key)
@@ -213,15 +220,19 @@ func TestQueueUngate(t *testing.T) {
 	if got := q.Pop(t1.Add(time.Second)); got == nil {
 		t.Error("not popped when the back-off of its earlier failure ended")
 	}
-	// Pods the match leaves out stay.
+
+	// Pods the match leaves out stay, and so do members whose last attempt
+	// had their group (they did not fit).
 	q = newQueue()
 	q.Add("default/x", qpod("x", 0), t0)
-	q.Requeue(q.Pop(t0), true, t0)
+	q.Add("default/fit", member("fit"), t0.Add(time.Millisecond))
+	turnedAway(q, t0, true)
+	turnedAway(q, t0, false)
 	if n := q.Ungate(t0, inGroup); n != 0 {
-		t.Errorf("Ungate moved %d pods outside the group", n)
+		t.Errorf("Ungate moved %d pods", n)
 	}
-	if _, _, u := q.Counts(); u != 1 {
-		t.Errorf("%d unschedulable, want 1", u)
+	if _, _, u := q.Counts(); u != 2 {
+		t.Errorf("%d unschedulable, want 2", u)
 	}
 }
 

@@ -447,9 +447,11 @@ func (s *Scheduler) apply(d *delta, now time.Time) (move bool) {
 		isNew := g.obj == nil
 		g.obj = d.group
 		if isNew {
-			// Its members tried before it arrived were turned away for
-			// want of it alone.
-			s.q.Ungate(now, func(qp *queuedPod) bool { return podGroupKey(qp.pod) == g.key })
+			// Members tried before it arrived were turned away for want of
+			// it alone; others may fit now.
+			member := func(qp *queuedPod) bool { return podGroupKey(qp.pod) == g.key }
+			s.q.Ungate(now, member)
+			s.q.MoveIf(now, member)
 		}
 	case deltaGroupDelete:
 		if g := s.gangs[objKey(d.group.GetMetadata())]; g != nil {
@@ -538,6 +540,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod, now time.Tim
 	if g != nil {
 		state.Write(framework.GangStateKey, g.info(qp.key))
 	}
+	qp.groupMissing = g != nil && g.obj == nil
 	res, err := fw.Schedule(ctx, state, info, s.cache.snap)
 	if err != nil {
 		var fe *framework.FitError
