@@ -163,15 +163,7 @@ func TestUpdateNodesAccounting(t *testing.T) {
 	}
 	update := func(up *pluginv1.NodeUpdate) string {
 		t.Helper()
-		b, err := proto.Marshal(up)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := &pluginv1.NodeUpdateResponse{}
-		if err := proto.Unmarshal(g.Call(abi.ExportNodes, b), resp); err != nil {
-			t.Fatal(err)
-		}
-		return resp.GetError()
+		return updateNodes(t, g, up)
 	}
 	if e := update(&pluginv1.NodeUpdate{Reset_: true, Upserts: []*pluginv1.SchedulerNode{{
 		Id:          3,
@@ -267,6 +259,20 @@ func namedNode(id uint32) *pluginv1.SchedulerNode {
 	return &pluginv1.SchedulerNode{Id: id, Node: &wharfv1.Node{Metadata: &wharfv1.ObjectMeta{Name: fmt.Sprint("n", id)}}}
 }
 
+// updateNodes sends g a NodeUpdate and returns the response's error.
+func updateNodes(t *testing.T, g *guest, up *pluginv1.NodeUpdate) string {
+	t.Helper()
+	b, err := proto.Marshal(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := &pluginv1.NodeUpdateResponse{}
+	if err := proto.Unmarshal(g.Call(abi.ExportNodes, b), resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetError()
+}
+
 // callScore runs a score call on g and decodes its response.
 func callScore(t *testing.T, g *guest, req *pluginv1.ScoreRequest) *pluginv1.ScoreResponse {
 	t.Helper()
@@ -290,8 +296,7 @@ func TestScoreIDs(t *testing.T) {
 	for _, id := range []uint32{3, 7, 200} {
 		up.Upserts = append(up.Upserts, namedNode(id))
 	}
-	b, _ := proto.Marshal(up)
-	g.Call(abi.ExportNodes, b)
+	updateNodes(t, g, up)
 	score := func(ids ...uint32) *pluginv1.ScoreResponse {
 		t.Helper()
 		return callScore(t, g, &pluginv1.ScoreRequest{Pod: &wharfv1.Pod{}, Nodes: ids})
@@ -302,16 +307,14 @@ func TestScoreIDs(t *testing.T) {
 	if resp := score(3, 8); !strings.Contains(resp.GetError(), "node id 8 is unknown") {
 		t.Errorf("error %q, want node id 8 unknown", resp.GetError())
 	}
-	b, _ = proto.Marshal(&pluginv1.NodeUpdate{Removed: []uint32{7}})
-	g.Call(abi.ExportNodes, b)
+	updateNodes(t, g, &pluginv1.NodeUpdate{Removed: []uint32{7}})
 	if resp := score(3, 7); !strings.Contains(resp.GetError(), "node id 7 is unknown") {
 		t.Errorf("after node 7 was removed: %v, want node id 7 unknown", resp)
 	}
 	if got := score(200, 3).GetScores(); fmt.Sprint(got) != "[0 3]" {
 		t.Errorf("scores %v after a removal, want [0 3]", got)
 	}
-	b, _ = proto.Marshal(&pluginv1.NodeUpdate{Reset_: true, Upserts: up.Upserts[:1]})
-	g.Call(abi.ExportNodes, b)
+	updateNodes(t, g, &pluginv1.NodeUpdate{Reset_: true, Upserts: up.Upserts[:1]})
 	if resp := score(3, 200); !strings.Contains(resp.GetError(), "node id 200 is unknown") {
 		t.Errorf("after a reset to node 3 alone: %v, want node id 200 unknown", resp)
 	}
@@ -360,8 +363,7 @@ func TestScoreIDBytes(t *testing.T) {
 		up.Upserts = append(up.Upserts, namedNode(id))
 		all = append(all, (id*7)%300)
 	}
-	b, _ := proto.Marshal(up)
-	g.Call(abi.ExportNodes, b)
+	updateNodes(t, g, up)
 	score := func(name string, ids ...uint32) *pluginv1.ScoreResponse {
 		t.Helper()
 		return callScore(t, g, &pluginv1.ScoreRequest{Pod: &wharfv1.Pod{Metadata: &wharfv1.ObjectMeta{Name: name}}, Nodes: ids})
